@@ -6,7 +6,7 @@
  */
 
 import { Packr, Unpackr } from "npm:msgpackr@2.1.4";
-import { decodeFrame, encodeFrame, SchemaRegistry } from "../protocol/mod.ts";
+import { decodeFrame, encodeFrame, FrameDecoder, SchemaRegistry } from "../protocol/mod.ts";
 import { PlayerState, sample } from "./player_state.ts";
 
 const schemas = new SchemaRegistry([PlayerState]);
@@ -65,4 +65,15 @@ Deno.bench("TextDecoder + JSON.parse", { group: "decode" }, () => {
 
 globalThis.addEventListener("unload", () => {
   if (sink === 0) console.log("unreachable");
+});
+
+// The stream decoder over a 64 KiB read of back-to-back player states (4369 frames).
+const streamChunk = new Uint8Array(Math.floor(65536 / frame.length) * frame.length);
+for (let at = 0; at < streamChunk.length; at += frame.length) streamChunk.set(frame, at);
+const framesPerChunk = streamChunk.length / frame.length;
+Deno.bench(`FrameDecoder.push, ${framesPerChunk} frames in one 64 KiB chunk`, {
+  group: "stream",
+}, () => {
+  const decoder = new FrameDecoder({ schemas });
+  for (const decoded of decoder.push(streamChunk)) sink += decoded.size;
 });

@@ -7,3 +7,6 @@
 
 export * from "./hex_input.ts";
 export * from "./tcp_reassembly.ts";
+export * from "./capture_decoder.ts";
+export * from "./packet_format.ts";
+export * from "./schema_module.ts";

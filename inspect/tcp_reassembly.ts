@@ -11,6 +11,8 @@ export interface TcpSegmentData {
   packet: number;
   /** The payload bytes this packet adds to the stream (a view into the packet). */
   data: Uint8Array;
+  /** Whether bytes are missing from the capture just before this segment. */
+  gapBefore: boolean;
 }
 
 /** The payload of one direction of one TCP connection. */
@@ -211,8 +213,9 @@ class StreamBuilder {
       next ??= at;
       const end = at + data.length;
       if (end <= next) continue; // retransmitted
-      if (at > next) gaps++;
-      segments.push({ packet, data: data.subarray(Math.max(0, next - at)) });
+      const gapBefore = at > next;
+      if (gapBefore) gaps++;
+      segments.push({ packet, data: data.subarray(Math.max(0, next - at)), gapBefore });
       next = end;
     }
     if (this.#end !== undefined && next !== undefined && this.#end > next) gaps++;

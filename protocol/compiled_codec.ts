@@ -21,7 +21,7 @@ import type { FieldLayout, Schema } from "./schema.ts";
 /** The compiled encoder and decoder of one schema's message body. */
 export interface MessageCodec {
   /**
-   * Appends a message body to `writer`.
+   * Appends a message body to `writer`; on an error nothing is appended.
    *
    * @throws {TypeError} When a field is missing or has the wrong type.
    * @throws {RangeError} When a value is out of range.
@@ -219,7 +219,9 @@ function writeStatements(type: FieldLayout["type"], v: string): string {
     case "single":
       return `b[p++] = Math.round(${v} * 255);`;
     case "radians":
-      return `{ let r = Math.round(${v} / ${RADIANS_STEP}) % 65536; if (r < 0) r += 65536; ` +
+      // Inlined radiansToUnits (field_types.ts): reduce modulo 2π, then count steps.
+      return `{ let r = Math.round((${v} % ${2 * Math.PI}) / ${RADIANS_STEP}) % 65536; ` +
+        `if (r < 0) r += 65536; ` +
         `b[p++] = r >> 8; b[p++] = r; }`;
     case "string":
       return `p = H.writeString(b, p, ${v}); if (p < 0) return slowWrite(w, S, v);`;
@@ -297,7 +299,7 @@ function bitExpression(index: number): string {
 
 function generateWrite(schema: Schema<object>): string {
   const fields = schema.fields;
-  const lines: string[] = [];
+  const lines: string[] = ['if (typeof v !== "object" || v === null) return slowWrite(w, S, v);'];
   fields.forEach((field, i) => lines.push(`const f${i} = v[${JSON.stringify(field.name)}];`));
   const checks = fields.map((field, i) => {
     const valid = validExpression(field.type, `f${i}`);

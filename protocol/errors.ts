@@ -65,14 +65,10 @@ export interface ProtocolErrorOptions {
  * import assert from "node:assert/strict";
  *
  * const decoder = new FrameDecoder();
- * try {
- *   for (const _ of decoder.push(new Uint8Array([0x00]))) { /* nothing *\/ }
- *   assert.fail("expected an error");
- * } catch (error) {
- *   assert.ok(error instanceof ProtocolError);
- *   assert.equal(error.code, "empty_frame");
- *   assert.equal(error.offset, 0);
- * }
+ * assert.throws(
+ *   () => [...decoder.push(new Uint8Array([0x00]))],
+ *   (error) => error instanceof ProtocolError && error.code === "empty_frame" && error.offset === 0,
+ * );
  * ```
  */
 export class ProtocolError extends Error {

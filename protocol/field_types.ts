@@ -85,6 +85,28 @@ export const SINGLE_STEP: number = 1 / 255;
 export const RADIANS_STEP: number = Math.PI / 32768;
 
 /**
+ * The wire value of an angle: its number of `RADIANS_STEP` steps, modulo 65536. The angle is
+ * first reduced modulo 2π (exact on doubles), so that no finite angle overflows.
+ *
+ * @param angle A finite angle in radians.
+ * @returns 0..65535.
+ *
+ * @example
+ * ```ts
+ * import { radiansToUnits } from "@game-socket/game-socket/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(radiansToUnits(Math.PI / 2), 16384);
+ * assert.equal(radiansToUnits(-Math.PI), 32768); // decodes as π
+ * assert.equal(radiansToUnits(-Math.PI / 2), 49152);
+ * ```
+ */
+export function radiansToUnits(angle: number): number {
+  const steps = Math.round((angle % (2 * Math.PI)) / RADIANS_STEP) % 65536;
+  return steps < 0 ? steps + 65536 : steps;
+}
+
+/**
  * Tells whether a string names a field type.
  *
  * @param type The value to test.

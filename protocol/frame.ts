@@ -328,6 +328,7 @@ export function checkMaxFrameSize(value: number | undefined): number {
  * @param options The schemas, channels and limits.
  * @returns The decoded frame.
  * @throws {ProtocolError} When the bytes are not exactly one valid frame.
+ * @throws {RangeError} When `maxFrameSize` is not an integer in 1..16 MiB.
  *
  * @example
  * ```ts
@@ -340,12 +341,13 @@ export function checkMaxFrameSize(value: number | undefined): number {
  * ```
  */
 export function decodeFrame(bytes: Uint8Array, options: FrameReadOptions = NO_OPTIONS): Frame {
-  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+  const max = options.maxFrameSize;
+  const maxFrameSize = max === undefined ? DEFAULT_MAX_FRAME_SIZE : checkMaxFrameSize(max);
   let length = bytes.length > 0 ? bytes[0]! : -1;
   let start = 1;
   if (length < 0 || length >= 0x80 || length > maxFrameSize) {
     const reader = new BinaryReader(bytes);
-    length = readLengthPrefix(reader, checkMaxFrameSize(options.maxFrameSize));
+    length = readLengthPrefix(reader, maxFrameSize);
     start = reader.pos;
   } else if (length === 0) {
     checkLength(length, maxFrameSize, 0);

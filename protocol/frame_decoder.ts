@@ -52,6 +52,8 @@ export class FrameDecoder {
   #body: Uint8Array | undefined;
   #filled = 0;
   #failed: ProtocolError | undefined;
+  /** Bytes of a chunk whose iteration was stopped early, read first by the next push. */
+  #leftover: Uint8Array | undefined;
 
   /**
    * Creates a decoder.
@@ -64,14 +66,18 @@ export class FrameDecoder {
     this.#options = options;
   }
 
-  /** The stream offset just past the last byte pushed. */
+  /** The stream offset just past the last byte read. */
   get offset(): number {
     return this.#consumed;
   }
 
-  /** How many bytes of an unfinished frame are held, waiting for the rest. */
+  /**
+   * How many bytes are held, waiting: those of an unfinished frame, and those left unread when
+   * an iteration stopped early.
+   */
   get buffered(): number {
-    return this.#prefixBytes + (this.#body === undefined ? 0 : this.#filled);
+    return this.#prefixBytes + (this.#body === undefined ? 0 : this.#filled) +
+      (this.#leftover?.length ?? 0);
   }
 
   /** The error that stopped this decoder, if one has. */
@@ -80,8 +86,9 @@ export class FrameDecoder {
   }
 
   /**
-   * Feeds a chunk and yields every frame it completes. Iterate the result to the end before the
-   * next `push`: the chunk is read as the iteration goes.
+   * Feeds a chunk and yields every frame it completes. The chunk is read as the iteration goes;
+   * if the iteration stops early (a `break`), the unread bytes are kept and read first by the
+   * next `push`, so no frame is lost.
    *
    * @param chunk The next bytes of the stream. They are not kept after the iteration.
    * @returns The completed frames, in order.
@@ -89,11 +96,17 @@ export class FrameDecoder {
    */
   *push(chunk: Uint8Array): Generator<Frame, void, undefined> {
     if (this.#failed !== undefined) throw this.#failed;
+    if (this.#leftover !== undefined) {
+      const joined = new Uint8Array(this.#leftover.length + chunk.length);
+      joined.set(this.#leftover);
+      joined.set(chunk, this.#leftover.length);
+      chunk = joined;
+      this.#leftover = undefined;
+    }
     const base = this.#consumed;
-    this.#consumed += chunk.length;
+    const end = chunk.length;
+    let pos = 0;
     try {
-      let pos = 0;
-      const end = chunk.length;
       while (pos < end) {
         const body = this.#body;
         if (body !== undefined) {
@@ -101,7 +114,7 @@ export class FrameDecoder {
           body.set(chunk.subarray(pos, pos + take), this.#filled);
           this.#filled += take;
           pos += take;
-          if (this.#filled < body.length) return;
+          if (this.#filled < body.length) break;
           this.#body = undefined;
           const bodyAt = this.#frameStart + this.#prefixBytes;
           this.#prefixBytes = 0;
@@ -122,12 +135,18 @@ export class FrameDecoder {
         }
       }
     } catch (error) {
+      pos = end;
       this.#failed = error instanceof ProtocolError ? error : new ProtocolError(
         "protocol_violation",
         `Cannot decode frame: ${String(error)}`,
         { offset: this.#frameStart, cause: error },
       );
       throw this.#failed;
+    } finally {
+      // A consumer that stops iterating early leaves bytes unread: keep a copy (the caller may
+      // reuse its buffer) for the next push, so that no frame is lost or cut.
+      if (pos < end) this.#leftover = chunk.slice(pos);
+      this.#consumed = base + pos;
     }
   }
 

@@ -8,11 +8,12 @@ import type { BinaryReader } from "./binary_reader.ts";
 import type { BinaryWriter } from "./binary_writer.ts";
 import { MAX_BYTES_LENGTH, MAX_STRING_BYTES } from "./constants.ts";
 import { ProtocolError } from "./errors.ts";
-import { FLOAT32_MAX, INTEGER_RANGES, RADIANS_STEP } from "./field_types.ts";
+import { FLOAT32_MAX, INTEGER_RANGES, RADIANS_STEP, radiansToUnits } from "./field_types.ts";
 import type { FieldLayout, Schema } from "./schema.ts";
 
 /**
- * Writes the body of a message of `schema` (bit section and fields, no frame header).
+ * Writes the body of a message of `schema` (bit section and fields, no frame header). On an
+ * error nothing is appended.
  *
  * @param writer Where to write.
  * @param schema The message's schema.
@@ -42,6 +43,16 @@ export function writeMessage<V extends object>(
   schema: Schema<V>,
   value: V,
 ): void {
+  const start = writer.length;
+  try {
+    writeBody(writer, schema, value);
+  } catch (error) {
+    writer.length = start; // on an error, append nothing
+    throw error;
+  }
+}
+
+function writeBody<V extends object>(writer: BinaryWriter, schema: Schema<V>, value: V): void {
   if (typeof value !== "object" || value === null) {
     throw new TypeError(`Cannot encode ${schema.name}: value must be an object`);
   }
@@ -99,12 +110,10 @@ export function writeMessage<V extends object>(
         if ((v as number) < 0 || (v as number) > 1) throw outOfRange(schema, field, v, "0..1");
         writer.uint8(Math.round((v as number) * 255));
         break;
-      case "radians": {
+      case "radians":
         checkFinite(schema, field, v);
-        const steps = Math.round((v as number) / RADIANS_STEP) % 65536;
-        writer.uint16(steps < 0 ? steps + 65536 : steps);
+        writer.uint16(radiansToUnits(v as number));
         break;
-      }
       case "string":
         if (typeof v !== "string") throw wrongType(schema, field, v, "a string");
         writeString(writer, schema, field, v);

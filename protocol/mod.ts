@@ -39,6 +39,7 @@ export * from "./binary_reader.ts";
 export * from "./binary_writer.ts";
 export * from "./builtin_schemas.ts";
 export * from "./channel_table.ts";
+export type { MessageCodec } from "./compiled_codec.ts";
 export * from "./constants.ts";
 export * from "./error_codes.ts";
 export * from "./errors.ts";

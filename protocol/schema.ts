@@ -241,7 +241,9 @@ function checkField(
   field: FieldDefinition,
 ): { name: string; id: number; type: FieldType; optional: boolean } {
   const what = `Cannot define schema ${schema}: field ${name}`;
-  if (name.length === 0 || name === "__proto__") {
+  // Names every object inherits (`__proto__`, `constructor`, `toString`...) are refused: an
+  // absent field of that name would read as the inherited member.
+  if (name.length === 0 || Object.hasOwn(Object.prototype, name)) {
     throw new TypeError(`${what}: name is not allowed`);
   }
   if (typeof field !== "object" || field === null) {

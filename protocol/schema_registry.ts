@@ -112,7 +112,8 @@ export class SchemaRegistry implements Iterable<Schema<object>> {
  * A schema's canonical one-line description: what its fingerprint hashes.
  *
  * @param schema The schema.
- * @returns `code.version name {id:name:type[?] ...}` with fields in id order.
+ * @returns `code.version name {id:name:type[?] ...}` with fields in id order; a name that is not
+ * an identifier is written as a JSON string.
  *
  * @example
  * ```ts
@@ -129,8 +130,15 @@ export class SchemaRegistry implements Iterable<Schema<object>> {
  * ```
  */
 export function describeSchema(schema: Schema<object>): string {
-  const fields = schema.fields.map((f) => `${f.id}:${f.name}:${f.type}${f.optional ? "?" : ""}`);
-  return `${schema.code}.${schema.version} ${schema.name} {${fields.join(" ")}}`;
+  const fields = schema.fields.map((f) =>
+    `${f.id}:${quoteName(f.name)}:${f.type}${f.optional ? "?" : ""}`
+  );
+  return `${schema.code}.${schema.version} ${quoteName(schema.name)} {${fields.join(" ")}}`;
+}
+
+/** A name as it is when it is an identifier, else as a JSON string, so that no two collide. */
+function quoteName(name: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(name) ? name : JSON.stringify(name);
 }
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
