@@ -56,13 +56,19 @@ console.log(
 console.log();
 console.log("| group | benchmark | median time/op | median ops/s | × msgpackr (records on) |");
 console.log("| --- | --- | --- | --- | --- |");
+const formatTime = (ns: number) =>
+  ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : `${ns.toFixed(1)} ns`;
+const formatRate = (ns: number) => {
+  const perSecond = 1e9 / ns;
+  return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${Math.round(perSecond)}`;
+};
 for (const [key, values] of times) {
   const [group, name] = key.split("\t");
   const ns = median(values);
-  const ratio = median(ratios.get(key) ?? [NaN]);
+  const ratio = ratios.get(key);
   console.log(
-    `| ${group} | ${name} | ${ns.toFixed(1)} ns | ${(1e9 / ns / 1e6).toFixed(2)} M | ${
-      ratio.toFixed(2)
+    `| ${group} | ${name} | ${formatTime(ns)} | ${formatRate(ns)} | ${
+      ratio === undefined ? "—" : median(ratio).toFixed(2)
     } |`,
   );
 }

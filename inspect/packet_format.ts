@@ -98,6 +98,8 @@ function readableEvent(
   }
   const payload = value.payload;
   const type = value.payloadType;
+  const typeName = PAYLOAD_TYPE_NAMES[type as number];
+  if (typeName !== undefined) out.payloadType = new Labelled(`${type} (${typeName})`);
   if (payload instanceof Uint8Array && (type === PayloadType.String || type === PayloadType.Json)) {
     try {
       const text = utf8.decode(payload);
@@ -110,6 +112,10 @@ function readableEvent(
   }
   return out;
 }
+
+const PAYLOAD_TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(PayloadType).map(([name, code]) => [code, name.toLowerCase()]),
+);
 
 /** A value already formatted for display. */
 class Labelled {

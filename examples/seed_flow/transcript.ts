@@ -47,6 +47,19 @@ export const MAX_FRAME_SIZE = 65536;
 const text = (value: string) => new TextEncoder().encode(value);
 const copy = (bytes: Uint8Array) => bytes.slice();
 
+/** The server's handshake for `namespace` on `channel`, giving the client `socketId`. */
+function handshake(namespace: string, channel: number, socketId: string): Uint8Array {
+  return copy(encodeFrame(Handshake, {
+    namespace,
+    channel,
+    socketId,
+    protocolVersion: PROTOCOL_VERSION,
+    schemaFingerprint: SEED_SCHEMAS.fingerprint,
+    ...HEARTBEAT,
+    maxFrameSize: MAX_FRAME_SIZE,
+  }, { channel }));
+}
+
 /** The transcript, in the order the frames cross the connection. */
 export const SEED_FLOW: readonly TranscriptFrame[] = [
   {
@@ -62,15 +75,7 @@ export const SEED_FLOW: readonly TranscriptFrame[] = [
   {
     direction: "S>C",
     note: 'Handshake "/" on channel 0',
-    bytes: copy(encodeFrame(Handshake, {
-      namespace: "/",
-      channel: 0,
-      socketId: ROOT_SOCKET_ID,
-      protocolVersion: PROTOCOL_VERSION,
-      schemaFingerprint: SEED_SCHEMAS.fingerprint,
-      ...HEARTBEAT,
-      maxFrameSize: MAX_FRAME_SIZE,
-    })),
+    bytes: handshake("/", 0, ROOT_SOCKET_ID),
   },
   {
     direction: "C>S",
@@ -80,15 +85,7 @@ export const SEED_FLOW: readonly TranscriptFrame[] = [
   {
     direction: "S>C",
     note: 'Handshake "/home" on channel 1',
-    bytes: copy(encodeFrame(Handshake, {
-      namespace: "/home",
-      channel: 1,
-      socketId: HOME_SOCKET_ID,
-      protocolVersion: PROTOCOL_VERSION,
-      schemaFingerprint: SEED_SCHEMAS.fingerprint,
-      ...HEARTBEAT,
-      maxFrameSize: MAX_FRAME_SIZE,
-    }, { channel: 1 })),
+    bytes: handshake("/home", 1, HOME_SOCKET_ID),
   },
   {
     direction: "C>S",
