@@ -6,13 +6,8 @@
 
 import { MAX_LENGTH_PREFIX_BYTES } from "./constants.ts";
 import { ProtocolError } from "./errors.ts";
-import {
-  checkLength,
-  checkMaxFrameSize,
-  type Frame,
-  type FrameReadOptions,
-  readFrameContent,
-} from "./frame.ts";
+import { checkLength, readFrameContent } from "./decode_frame.ts";
+import { checkMaxFrameSize, type Frame, type FrameReadOptions } from "./frame.ts";
 
 /** Options for {@linkcode FrameDecoder}: see {@linkcode FrameReadOptions}. */
 export type FrameDecoderOptions = FrameReadOptions;

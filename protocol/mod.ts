@@ -44,6 +44,8 @@ export * from "./constants.ts";
 export * from "./error_codes.ts";
 export * from "./errors.ts";
 export * from "./field_types.ts";
+export * from "./decode_frame.ts";
+export * from "./encode_frame.ts";
 export * from "./frame.ts";
 export * from "./frame_decoder.ts";
 export * from "./message_codec.ts";
