@@ -12,7 +12,7 @@ export type HexFormat = "plain" | "xxd" | "tshark";
  *
  * @example Reading the position of the problem
  * ```ts
- * import { HexInputError, parsePlainHex } from "./hex_input.ts";
+ * import { HexInputError, parsePlainHex } from "@game-socket/game-socket/inspect";
  *
  * try {
  *   parsePlainHex("00 01\n02 0g");
@@ -85,7 +85,7 @@ function hex(n: number, width: number): string {
  *
  * @example
  * ```ts
- * import { detectHexFormat } from "./hex_input.ts";
+ * import { detectHexFormat } from "@game-socket/game-socket/inspect";
  *
  * detectHexFormat("00000000: 7e00 2e00  ~..."); // "xxd"
  * detectHexFormat("0000  7e 00 2e 00   ~..."); // "tshark"
@@ -112,7 +112,7 @@ export function detectHexFormat(text: string): HexFormat {
  *
  * @example
  * ```ts
- * import { parsePlainHex } from "./hex_input.ts";
+ * import { parsePlainHex } from "@game-socket/game-socket/inspect";
  *
  * parsePlainHex("0x7e, 0x00\n2e00"); // Uint8Array [0x7e, 0x00, 0x2e, 0x00]
  * ```
@@ -192,7 +192,7 @@ export function parsePlainHex(text: string): Uint8Array {
  *
  * @example
  * ```ts
- * import { parseXxd } from "./hex_input.ts";
+ * import { parseXxd } from "@game-socket/game-socket/inspect";
  *
  * parseXxd("00000000: 6869 0a                                  hi.\n"); // [0x68, 0x69, 0x0a]
  * ```
@@ -295,7 +295,7 @@ function readDumpBytes(lineText: string, start: number, lineNo: number): number[
  *
  * @example
  * ```ts
- * import { parseTsharkDump } from "./hex_input.ts";
+ * import { parseTsharkDump } from "@game-socket/game-socket/inspect";
  *
  * const packets = parseTsharkDump("0000  45 00   E.\n\n0000  60 00   `.\n");
  * packets.length; // 2
@@ -353,7 +353,7 @@ export function parseTsharkDump(text: string): Uint8Array[] {
  *
  * @example
  * ```ts
- * import { parseHexInput } from "./hex_input.ts";
+ * import { parseHexInput } from "@game-socket/game-socket/inspect";
  *
  * const { format, packets } = parseHexInput("0000  7e 00 2e 00   ~...\n");
  * // format === "tshark", packets[0] is Uint8Array [0x7e, 0x00, 0x2e, 0x00]

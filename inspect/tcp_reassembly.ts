@@ -236,8 +236,7 @@ class StreamBuilder {
  *
  * @example
  * ```ts ignore
- * import { parseTsharkDump } from "./hex_input.ts";
- * import { reassembleTcp } from "./tcp_reassembly.ts";
+ * import { parseTsharkDump, reassembleTcp } from "@game-socket/game-socket/inspect";
  *
  * const dump = await Deno.readTextFile("capture.txt"); // from `tshark -r capture.pcap -x`
  * const { streams } = reassembleTcp(parseTsharkDump(dump));

@@ -380,7 +380,8 @@ function generateRead(schema: Schema<object>): string {
 }
 
 /**
- * Compiles the encoder and decoder of a schema's message body.
+ * Compiles the encoder and decoder of a schema's message body. Where code generation is
+ * forbidden, returns the reference codec instead.
  *
  * @param schema The schema.
  * @returns Its codec.
@@ -389,16 +390,24 @@ export function compileCodec(schema: Schema<object>): MessageCodec {
   const slowWrite = (w: BinaryWriter, S: Schema<object>, v: object): void => writeMessage(w, S, v);
   const slowRead = (b: Uint8Array, start: number, end: number, base: number) =>
     readMessage(new BinaryReader(b, start, end, base), schema) as Record<string, unknown>;
-  const makeWrite = new Function(
-    "H",
-    "S",
-    "slowWrite",
-    `return function write(w, v) {\n${generateWrite(schema)}\n};`,
-  ) as (H: Helpers, S: Schema<object>, slow: typeof slowWrite) => MessageCodec["write"];
-  const makeRead = new Function(
-    "H",
-    "slowRead",
-    `return function read(b, p, end, base) {\n${generateRead(schema)}\n};`,
-  ) as (H: Helpers, slow: typeof slowRead) => MessageCodec["read"];
+  let makeWrite, makeRead;
+  try {
+    makeWrite = new Function(
+      "H",
+      "S",
+      "slowWrite",
+      `return function write(w, v) {\n${generateWrite(schema)}\n};`,
+    ) as (H: Helpers, S: Schema<object>, slow: typeof slowWrite) => MessageCodec["write"];
+    makeRead = new Function(
+      "H",
+      "slowRead",
+      `return function read(b, p, end, base) {\n${generateRead(schema)}\n};`,
+    ) as (H: Helpers, slow: typeof slowRead) => MessageCodec["read"];
+  } catch (error) {
+    // Where code generation is forbidden (a Content-Security-Policy without 'unsafe-eval'),
+    // the reference codec does the same work, only slower.
+    if (!(error instanceof EvalError)) throw error;
+    return { write: (w, v) => slowWrite(w, schema, v), read: slowRead };
+  }
   return { write: makeWrite(helpers, schema, slowWrite), read: makeRead(helpers, slowRead) };
 }

@@ -242,6 +242,8 @@ Deno.test("reassembleTcp counts holes in the sequence space", () => {
   ]);
   assert.equal(payload(streams[0]), "cdghij");
   assert.equal(streams[0]?.gaps, 3);
+  // Each segment that follows a hole says so, so that a decoder can resynchronise there.
+  assert.deepEqual(streams[0]?.segments.map((s) => s.gapBefore), [true, true, false]);
 });
 
 Deno.test("reassembleTcp starts a stream without SYN at its lowest sequence number", () => {
