@@ -1,23 +1,43 @@
 /**
- * The game client side of game-socket.
+ * The game client: `GameSocketClient` opens one TCP (or TLS) connection to a game server and
+ * multiplexes namespace sockets on it, with rooms, typed events, acknowledgements and
+ * heartbeats. The options and events are documented in README.md.
  *
- * The TCP client (`GameSocketClient`) is not built yet; until it is, this entry point exports the
- * protocol pieces a client works with: schemas, frames, the frame decoder and the typed errors.
+ * @example
+ * ```ts ignore
+ * import { GameSocketClient } from "@game-socket/game-socket/client";
+ *
+ * const client = new GameSocketClient();
+ * await client.connect("127.0.0.1", 3103);
+ * const home = await client.of("/home").ready;
+ * await home.join("lobby");
+ * home.to("lobby").emit("hello", "hello all");
+ * ```
  *
  * @module
  */
 
 export {
-  BUILTIN_SCHEMAS,
-  ChannelTable,
-  decodeFrame,
-  defineSchema,
-  encodeFrame,
-  ErrorCode,
-  FrameDecoder,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  type ProtocolErrorCode,
-  type Schema,
-  SchemaRegistry,
-} from "./protocol/mod.ts";
+  type ClientTlsOptions,
+  type GameSocketClientOptions,
+  type ResolvedClientOptions,
+} from "./client/client_options.ts";
+export {
+  type ClientAckOptions,
+  type ClientEmitOptions,
+  type ClientEmitStatus,
+  ClientSocket,
+  type ClientSocketEvents,
+  type HandshakeInfo,
+  type JoinOptions,
+  type RoomMember,
+} from "./client/client_socket.ts";
+export {
+  type ClientState,
+  type ConnectOptions,
+  GameSocketClient,
+  type GameSocketClientEvents,
+  type PongInfo,
+} from "./client/game_socket_client.ts";
+export * from "./session/mod.ts";
+export type { SendStatus, TransportStats } from "./transport/transport.ts";

@@ -2,8 +2,8 @@
  * game-socket: real-time multiplayer networking for Deno games. A compact schema-based binary
  * protocol over TCP, with namespaces multiplexed on one connection and rooms inside them.
  *
- * This entry point re-exports the protocol. The server (`./server`) and client (`./client`)
- * build on it.
+ * This entry point exports everything: the protocol (also at `./protocol`), the server (also at
+ * `./server`) and the client (also at `./client`).
  *
  * @example
  * ```ts
@@ -22,3 +22,5 @@
  */
 
 export * from "./protocol/mod.ts";
+export * from "./server.ts";
+export * from "./client.ts";

@@ -1,23 +1,63 @@
 /**
- * The game server side of game-socket.
+ * The game server: `GameSocketServer` listens on TCP (or TLS), with namespaces multiplexed on
+ * each connection, rooms inside namespaces, typed events with acknowledgements, heartbeats and
+ * backpressure. The options, events and reasons are documented in README.md.
  *
- * The TCP server (`GameSocketServer`) is not built yet; until it is, this entry point exports the
- * protocol pieces a server works with: schemas, frames, the frame decoder and the typed errors.
+ * @example
+ * ```ts
+ * import { GameSocketServer } from "@game-socket/game-socket/server";
+ *
+ * const server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
+ * server.of("/home").on("connection", (socket) => socket.join("lobby"));
+ * const { port } = await server.listen();
+ * await server.close();
+ * ```
  *
  * @module
  */
 
+export type {
+  Adapter,
+  AdapterFactory,
+  AdapterHost,
+  BroadcastPacket,
+  BroadcastResult,
+  BroadcastTarget,
+} from "./server/adapter.ts";
 export {
-  BUILTIN_SCHEMAS,
-  ChannelTable,
-  decodeFrame,
-  defineSchema,
-  encodeFrame,
-  ErrorCode,
-  FrameDecoder,
-  PROTOCOL_VERSION,
-  ProtocolError,
-  type ProtocolErrorCode,
-  type Schema,
-  SchemaRegistry,
-} from "./protocol/mod.ts";
+  type AckResult,
+  type BroadcastAckOptions,
+  BroadcastOperator,
+  type BroadcastOptions,
+} from "./server/broadcast_operator.ts";
+export {
+  GameSocketServer,
+  type GameSocketServerEvents,
+  type NamespacePattern,
+} from "./server/game_socket_server.ts";
+export { InMemoryAdapter } from "./server/in_memory_adapter.ts";
+export {
+  type JoinHook,
+  type JoinRequest,
+  Namespace,
+  type NamespaceEvents,
+} from "./server/namespace.ts";
+export type { AckValue, RoomJoinValue } from "./server/server_connection.ts";
+export type { ServerStats } from "./server/server_core.ts";
+export {
+  DEFAULT_PORT,
+  type GameSocketServerOptions,
+  type ResolvedServerOptions,
+  type TlsOptions,
+} from "./server/server_options.ts";
+export {
+  type AckOptions,
+  type EmitOptions,
+  type EmitStatus,
+  ServerSocket,
+  type ServerSocketEvents,
+  type SocketHandshake,
+  type SocketStats,
+} from "./server/server_socket.ts";
+export * from "./session/mod.ts";
+export type { SendStatus, TransportAddress, TransportStats } from "./transport/transport.ts";

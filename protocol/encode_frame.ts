@@ -7,7 +7,13 @@
 
 import { BinaryWriter } from "./binary_writer.ts";
 import { BUILTIN_SCHEMAS } from "./builtin_schemas.ts";
-import { FrameKind, MAX_CHANNEL, PROTOCOL_VERSION, ROOT_CHANNEL } from "./constants.ts";
+import {
+  FrameKind,
+  MAX_CHANNEL,
+  MAX_FRAME_SIZE_LIMIT,
+  PROTOCOL_VERSION,
+  ROOT_CHANNEL,
+} from "./constants.ts";
 import { checkMaxFrameSize, type EncodeFrameOptions } from "./frame.ts";
 import type { Schema } from "./schema.ts";
 
@@ -180,4 +186,60 @@ function finishFrame(writer: BinaryWriter, start: number, maxFrameSize?: number)
     bytes[start + i] = i === prefixBytes - 1 ? rest : (rest & 0x7f) | 0x80;
     rest = Math.floor(rest / 128);
   }
+}
+
+/**
+ * Copies a complete frame onto another channel, without decoding or encoding its content. A
+ * broadcast encodes its frame once and uses this for recipients whose connection gave the
+ * namespace another channel id.
+ *
+ * @param frame A complete frame, length prefix included.
+ * @param channel The channel to put it on.
+ * @returns The same frame on `channel` (the input itself when it is on `channel` already).
+ * @throws {RangeError} When the channel is out of range or `frame` is not a complete frame.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, Ping, rechannelFrame } from "@game-socket/game-socket/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const onZero = encodeFrame(Ping, { timestamp: 1 });
+ * assert.deepEqual(rechannelFrame(onZero, 300), encodeFrame(Ping, { timestamp: 1 }, { channel: 300 }));
+ * ```
+ */
+export function rechannelFrame(frame: Uint8Array, channel: number): Uint8Array {
+  let pos = 0;
+  let length = 0;
+  for (let shift = 1;; shift *= 128) {
+    const byte = frame[pos++];
+    if (byte === undefined || pos > 4) throw new RangeError("Cannot rechannel: not a frame");
+    length += (byte & 0x7f) * shift;
+    if (byte < 0x80) break;
+  }
+  if (pos + length !== frame.length) throw new RangeError("Cannot rechannel: not one whole frame");
+  const header = frame[pos]!;
+  let channelEnd = pos + 1;
+  let oldChannel = 0;
+  for (let shift = 1;; shift *= 128) {
+    const byte = frame[channelEnd++];
+    if (byte === undefined || channelEnd > pos + 4) {
+      throw new RangeError("Cannot rechannel: not a frame");
+    }
+    oldChannel += (byte & 0x7f) * shift;
+    if (byte < 0x80) break;
+  }
+  if (oldChannel === channel) return frame;
+  const rest = frame.subarray(channelEnd);
+  const writer = slabWithRoom();
+  const start = writer.length;
+  try {
+    writeHeader(writer, (header & 0x0f) as FrameKind, channel);
+  } catch (error) {
+    writer.length = start;
+    throw error;
+  }
+  writer.bytes[start + 1] = header;
+  writer.raw(rest);
+  finishFrame(writer, start, MAX_FRAME_SIZE_LIMIT);
+  return writer.bytes.subarray(start, writer.length);
 }

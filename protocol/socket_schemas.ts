@@ -118,9 +118,13 @@ export const Pong: Schema<SchemaValue<typeof heartbeatFields>> = defineSchema({
 export const errorFields = {
   code: { id: 0, type: "varuint" },
   message: { id: 1, type: "string", optional: true },
+  namespace: { id: 2, type: "string", optional: true },
 } as const satisfies FieldDefinitions;
 
-/** Server → client, on the channel concerned: a refusal, with a code from `ErrorCode`. */
+/**
+ * Server → client: a refusal, with a code from `ErrorCode`. A refused `Connect` is answered on
+ * channel 0 with the refused `namespace`, so a client with several connects pending knows which.
+ */
 export const ErrorMessage: Schema<SchemaValue<typeof errorFields>> = defineSchema({
   name: "Error",
   code: 5,

@@ -1,0 +1,122 @@
+/**
+ * The adapter interface: room membership and fan-out of one namespace. The in-memory adapter
+ * serves one process; a multi-node adapter (sharing rooms and broadcasts between servers) can
+ * replace it through the `adapter` option without any change to the API.
+ *
+ * @module
+ */
+
+import type { SendStatus } from "../transport/transport.ts";
+
+/** A broadcast's frame, encoded once for every recipient. */
+export interface BroadcastPacket {
+  /** The event name the frame's event id stands for, when it carries one. */
+  readonly event?: string;
+  /** Whether the frame may be dropped for a recipient whose send queue is full. */
+  readonly volatile: boolean;
+  /** The ack id the frame carries, when the broadcast collects acknowledgements. */
+  readonly ackId?: number;
+  /**
+   * The frame for a recipient whose connection gave the namespace `channel`: the frame encoded
+   * once, copied onto another channel where a connection uses another id.
+   */
+  frameFor(channel: number): Uint8Array;
+}
+
+/** Which sockets a broadcast reaches: members of any of `rooms` (all when empty), minus `except`. */
+export interface BroadcastTarget {
+  /** Rooms whose members receive it; every socket of the namespace when empty. */
+  readonly rooms: ReadonlySet<string>;
+  /** Rooms (socket ids included) whose members do not receive it. */
+  readonly except: ReadonlySet<string>;
+}
+
+/** What the namespace gives its adapter: delivery to local sockets, and room lifecycle reports. */
+export interface AdapterHost {
+  /** The namespace's name. */
+  readonly name: string;
+  /** The ids of every local socket of the namespace. */
+  socketIds(): Iterable<string>;
+  /**
+   * Delivers a broadcast to one local socket.
+   *
+   * @returns What became of the frame.
+   */
+  deliver(socketId: string, packet: BroadcastPacket): SendStatus;
+  /** A room came into being (its first member joined). */
+  roomCreated(room: string): void;
+  /** A socket joined a room. */
+  roomJoined(room: string, socketId: string): void;
+  /** A socket left a room. */
+  roomLeft(room: string, socketId: string): void;
+  /** A room ceased to be (its last member left). */
+  roomDeleted(room: string): void;
+}
+
+/** Room membership and fan-out for one namespace. */
+export interface Adapter {
+  /**
+   * Adds a socket to rooms; reports each room created and joined to the host.
+   *
+   * @param socketId The socket.
+   * @param rooms The rooms.
+   */
+  addAll(socketId: string, rooms: Iterable<string>): void;
+  /**
+   * Removes a socket from a room; reports the leave (and the room's deletion) to the host.
+   *
+   * @param socketId The socket.
+   * @param room The room.
+   */
+  del(socketId: string, room: string): void;
+  /**
+   * Removes a socket from every room.
+   *
+   * @param socketId The socket.
+   */
+  delAll(socketId: string): void;
+  /**
+   * The rooms a socket is in.
+   *
+   * @param socketId The socket.
+   * @returns Its rooms (empty when unknown).
+   */
+  socketRooms(socketId: string): ReadonlySet<string>;
+  /**
+   * The members of a room.
+   *
+   * @param room The room.
+   * @returns The socket ids (empty when the room does not exist).
+   */
+  members(room: string): ReadonlySet<string>;
+  /** Every room and its members. */
+  readonly rooms: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * The sockets a target reaches, each once.
+   *
+   * @param target Rooms and exceptions.
+   * @returns The socket ids.
+   */
+  targets(target: BroadcastTarget): Set<string>;
+  /**
+   * Delivers a packet to every socket the target reaches.
+   *
+   * @param packet The frame.
+   * @param target Rooms and exceptions.
+   * @returns How many sockets it reached, and how many of those dropped it or overflowed.
+   */
+  broadcast(packet: BroadcastPacket, target: BroadcastTarget): BroadcastResult;
+}
+
+/** What a broadcast did. */
+export interface BroadcastResult {
+  /** Sockets the frame was queued for. */
+  sent: number;
+  /** Sockets whose full send queue dropped it (volatile broadcasts). */
+  dropped: number;
+  /** Sockets whose full send queue made them disconnect (other broadcasts). */
+  overflowed: number;
+}
+
+/** Makes a namespace's adapter. */
+export type AdapterFactory = (host: AdapterHost) => Adapter;

@@ -1,0 +1,336 @@
+/**
+ * The game server: listens on TCP (or TLS), accepts connections, and holds the namespaces.
+ *
+ * @module
+ */
+
+import { AckIds } from "../session/ack_tracker.ts";
+import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
+import { OutgoingEventNames } from "../session/event_names.ts";
+import { Listeners } from "../session/listeners.ts";
+import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
+import { StreamTransport } from "../transport/stream_transport.ts";
+import { Namespace } from "./namespace.ts";
+import { ServerConnection } from "./server_connection.ts";
+import type { ServerCore, ServerStats } from "./server_core.ts";
+import {
+  type GameSocketServerOptions,
+  type ResolvedServerOptions,
+  resolveServerOptions,
+} from "./server_options.ts";
+import type { ServerSocket } from "./server_socket.ts";
+
+/** The events of a {@linkcode GameSocketServer}. */
+export interface GameSocketServerEvents<Socket> {
+  /** A socket connected to `/` (every connection has one). */
+  connection: (socket: Socket) => void;
+  /** A dynamic namespace was made, before its first socket connects: attach handlers here. */
+  namespace: (nsp: Namespace) => void;
+  /** Something failed that has no better place to be reported: a handler, a connection. */
+  error: (error: unknown) => void;
+  /** The server closed. */
+  close: () => void;
+}
+
+const EVENTS = new Set(["connection", "namespace", "error", "close"]);
+
+/** Tells whether a namespace name is allowed by a dynamic namespace rule. */
+export type NamespacePattern = RegExp | ((name: string) => boolean);
+
+/**
+ * A game server: TCP (or TLS) connections, each with namespaces multiplexed on it, rooms inside
+ * namespaces, events with acknowledgements, heartbeats and backpressure.
+ *
+ * @typeParam Listen Events clients send.
+ * @typeParam Emit Events the server sends.
+ * @typeParam Data The type of each socket's `data`.
+ *
+ * @example
+ * ```ts
+ * import { GameSocketServer } from "@game-socket/game-socket/server";
+ *
+ * const server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
+ * const home = server.of("/home");
+ * home.on("connection", (socket) => {
+ *   socket.on("hello", (message, { room }) => {
+ *     if (room !== undefined) home.to(room).emit("hello", message, { sender: socket.id });
+ *   });
+ * });
+ * const address = await server.listen();
+ * console.log(`listening on ${address.hostname}:${address.port}`);
+ * await server.close();
+ * ```
+ */
+export class GameSocketServer<
+  Listen extends EventsMap = DefaultEvents,
+  Emit extends EventsMap = DefaultEvents,
+  Data = Record<string, unknown>,
+> {
+  /** The options, every default filled in. */
+  readonly options: ResolvedServerOptions;
+  #core: ServerCore;
+  #listeners: Listeners;
+  #namespaces = new Map<string, Namespace>();
+  #patterns: NamespacePattern[] = [];
+  #connections = new Set<ServerConnection>();
+  #pending = new Set<ServerConnection>();
+  #closing = new Set<Promise<void>>();
+  #listener: Deno.Listener | undefined;
+  #accepting: Promise<void> | undefined;
+  #sweep: TimerEntry | undefined;
+  #timers: TimerQueue;
+  #state: "new" | "listening" | "closing" | "closed" = "new";
+  #stats: ServerStats = { connections: 0, accepted: 0, refused: 0, framesEncoded: 0 };
+
+  /**
+   * Creates a server. Nothing listens until {@linkcode GameSocketServer.listen}.
+   *
+   * @param options The options; every one has a default.
+   * @throws {RangeError} When an option is out of range.
+   */
+  constructor(options: GameSocketServerOptions = {}) {
+    this.options = resolveServerOptions(options);
+    this.#listeners = new Listeners((error, event) => {
+      if (event === "error") console.error(error);
+      else this.#reportError(error);
+    });
+    this.#timers = new TimerQueue((error) => this.#reportError(error));
+    const server = this;
+    this.#core = {
+      options: this.options,
+      eventNames: new OutgoingEventNames(),
+      ackIds: new AckIds(),
+      timers: this.#timers,
+      stats: this.#stats,
+      namespaceFor: (name) => server.#namespaceFor(name),
+      namespaceEmptied: (nsp) => {
+        if (server.#namespaces.get(nsp.name) === nsp) server.#namespaces.delete(nsp.name);
+      },
+      reportError: (error) => server.#reportError(error),
+      connectionOpened: (connection) => {
+        server.#pending.delete(connection);
+      },
+      connectionClosed: (connection) => {
+        server.#connections.delete(connection);
+        server.#pending.delete(connection);
+        server.#stats.connections = server.#connections.size;
+      },
+    };
+    this.#namespaces.set("/", new Namespace("/", this.#core));
+  }
+
+  /** The address the server listens on, once listening. */
+  get address(): Deno.NetAddr | undefined {
+    return this.#listener?.addr as Deno.NetAddr | undefined;
+  }
+
+  /** Counters: connections, refusals, frames encoded. */
+  get stats(): Readonly<ServerStats> {
+    return this.#stats;
+  }
+
+  /** The namespaces, by name. */
+  get namespaces(): ReadonlyMap<string, Namespace> {
+    return this.#namespaces;
+  }
+
+  /** The root namespace, `/`. */
+  get root(): Namespace<Listen, Emit, Data> {
+    return this.#namespaces.get("/") as unknown as Namespace<Listen, Emit, Data>;
+  }
+
+  /**
+   * Returns a namespace, creating it when it does not exist.
+   *
+   * @param name The namespace's name: `/` followed by anything.
+   * @returns The namespace.
+   * @throws {TypeError} When the name does not start with `/`.
+   */
+  of<L extends EventsMap = Listen, E extends EventsMap = Emit, D = Data>(
+    name: string,
+  ): Namespace<L, E, D> {
+    checkNamespaceName(name);
+    let nsp = this.#namespaces.get(name);
+    if (nsp === undefined) this.#namespaces.set(name, nsp = new Namespace(name, this.#core));
+    return nsp as unknown as Namespace<L, E, D>;
+  }
+
+  /**
+   * Lets clients connect to namespaces that do not exist yet when their name matches: the
+   * namespace is made on the first connect (announced by the `namespace` event, where handlers
+   * are attached), and removed when its last socket leaves.
+   *
+   * @param pattern A regular expression or a predicate on the name.
+   * @returns This server.
+   */
+  allowNamespaces(pattern: NamespacePattern): this {
+    this.#patterns.push(pattern);
+    return this;
+  }
+
+  /**
+   * Adds a listener: `connection` (a socket of `/`), `namespace`, `error`, `close`.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This server.
+   * @throws {TypeError} For an event servers do not have.
+   */
+  on<E extends keyof GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>>(
+    event: E,
+    listener: GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>[E],
+  ): this {
+    if (!EVENTS.has(event)) throw new TypeError(`Servers have no "${event}" event`);
+    if (event === "connection") this.root.on("connection", listener as never);
+    else this.#listeners.on(event, listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener, or all of an event's.
+   *
+   * @param event The event.
+   * @param listener The listener; every one of the event when absent.
+   * @returns This server.
+   */
+  off<E extends keyof GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>>(
+    event: E,
+    listener?: GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>[E],
+  ): this {
+    if (event === "connection") this.root.off("connection", listener as never);
+    else this.#listeners.off(event, listener);
+    return this;
+  }
+
+  /**
+   * Starts listening.
+   *
+   * @returns The address it is bound to (with the real port when `port` was 0).
+   * @throws {TypeError} When the server is listening or closed already.
+   * @throws {Deno.errors.AddrInUse} When the port is taken.
+   */
+  listen(): Promise<Deno.NetAddr> {
+    if (this.#state !== "new") {
+      return Promise.reject(new TypeError("The server is listening or closed already"));
+    }
+    const { hostname, port, tls } = this.options;
+    try {
+      this.#listener = tls === undefined
+        ? Deno.listen({ hostname, port, transport: "tcp" })
+        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#state = "listening";
+    this.#accepting = this.#accept(this.#listener);
+    this.#scheduleSweep();
+    return Promise.resolve(this.#listener.addr as Deno.NetAddr);
+  }
+
+  /**
+   * Closes the server: stops accepting, tells every connection (`server shutting down`), lets
+   * queued writes drain for up to `closeTimeout`, and resolves when every connection, timer and
+   * the listener are released.
+   */
+  async close(): Promise<void> {
+    if (this.#state === "closed" || this.#state === "closing") return await this.#closed();
+    this.#state = "closing";
+    try {
+      this.#listener?.close();
+    } catch {
+      // Closed already.
+    }
+    await this.#accepting;
+    const closing = [...this.#connections].map((c) => c.close("server shutting down"));
+    await Promise.all([...closing, ...this.#closing]);
+    if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
+    this.#timers.clear();
+    this.#state = "closed";
+    this.#listeners.emit("close");
+  }
+
+  async #closed(): Promise<void> {
+    while (this.#state === "closing") await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    const secure = this.options.tls !== undefined;
+    while (true) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#state === "listening") this.#reportError(error);
+        if (this.#state !== "listening" || error instanceof Deno.errors.BadResource) return;
+        continue;
+      }
+      if (this.#state !== "listening" || this.#connections.size >= this.options.maxConnections) {
+        this.#stats.refused++;
+        try {
+          conn.close();
+        } catch {
+          // Gone already.
+        }
+        continue;
+      }
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+      this.#stats.accepted++;
+      const transport = new StreamTransport(conn, {
+        decode: {
+          schemas: this.options.schemas,
+          maxFrameSize: this.options.maxFrameSize,
+        },
+        sendQueueLimit: this.options.sendQueueLimit,
+        readBufferSize: this.options.readBufferSize,
+        secure,
+      });
+      const connection = new ServerConnection(this.#core, transport);
+      this.#connections.add(connection);
+      this.#pending.add(connection);
+      this.#stats.connections = this.#connections.size;
+    }
+  }
+
+  #scheduleSweep(): void {
+    const o = this.options;
+    const shortest = Math.min(
+      o.heartbeatInterval,
+      o.heartbeatTimeout,
+      o.handshakeTimeout,
+      o.idleTimeout > 0 ? o.idleTimeout : Infinity,
+    );
+    const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
+    const sweep = () => {
+      const now = performance.now();
+      for (const connection of this.#connections) connection.tick(now);
+      if (this.#state === "listening") this.#sweep = this.#timers.schedule(every, sweep);
+    };
+    this.#sweep = this.#timers.schedule(every, sweep);
+  }
+
+  #namespaceFor(name: string): Namespace | undefined {
+    const known = this.#namespaces.get(name);
+    if (known !== undefined || this.#state !== "listening") return known;
+    const allowed = this.#patterns.some((p) => typeof p === "function" ? p(name) : p.test(name));
+    if (!allowed) return undefined;
+    const nsp = new Namespace(name, this.#core, true);
+    this.#namespaces.set(name, nsp);
+    this.#listeners.emit("namespace", nsp);
+    return nsp;
+  }
+
+  #reportError(error: unknown): void {
+    if (this.#listeners.has("error")) this.#listeners.emit("error", error);
+    else console.error("game-socket server:", error);
+  }
+}
+
+function checkNamespaceName(name: string): void {
+  if (typeof name !== "string" || !name.startsWith("/") || name.length > 255) {
+    throw new TypeError(`A namespace name starts with "/" and has at most 255 characters: ${name}`);
+  }
+}

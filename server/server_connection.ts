@@ -1,0 +1,448 @@
+/**
+ * One client connection on the server: the root channel (connects, heartbeats, event names),
+ * the namespace sockets opened on it, and its timers.
+ *
+ * @module
+ */
+
+import {
+  Ack,
+  ChannelTable,
+  Connect,
+  Disconnect,
+  encodeFrame,
+  ErrorCode,
+  ErrorMessage,
+  Event,
+  EventName,
+  type Frame,
+  Handshake,
+  Ping,
+  Pong,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  RoomEvent,
+  RoomJoin,
+  RoomLeave,
+  ROOT_CHANNEL,
+} from "../protocol/mod.ts";
+import type { DisconnectReason } from "../session/disconnect_reason.ts";
+import { DeclaredEventIds, IncomingEventNames } from "../session/event_names.ts";
+import { heartbeatClock, RoundTrip } from "../session/heartbeat.ts";
+import type { JsonValue } from "../session/payload.ts";
+import type { SendStatus, Transport, TransportCloseCause } from "../transport/transport.ts";
+import type { BroadcastPacket } from "./adapter.ts";
+import type { AnyServerSocket, ServerCore } from "./server_core.ts";
+import { ServerSocket } from "./server_socket.ts";
+
+const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The connection's state: waiting for its first connect, open, or closed. */
+type State = "handshake" | "open" | "closed";
+
+/** A client connection, as the server sees it. */
+export class ServerConnection {
+  readonly transport: Transport;
+  readonly channels: ChannelTable = new ChannelTable();
+  readonly roundTrip: RoundTrip = new RoundTrip();
+  #core: ServerCore;
+  #state: State = "handshake";
+  #sockets = new Map<number, AnyServerSocket>();
+  #draining = new Set<number>();
+  #incoming = new IncomingEventNames();
+  #declared = new DeclaredEventIds();
+  #openedAt = performance.now();
+  #lastHeard = performance.now();
+  #lastActive = performance.now();
+  #lastPing = performance.now();
+  #closeReason: DisconnectReason | undefined;
+
+  /**
+   * Wraps an accepted connection's transport and starts reading.
+   *
+   * @param core The server's internals.
+   * @param transport The connection.
+   */
+  constructor(core: ServerCore, transport: Transport) {
+    this.#core = core;
+    this.transport = transport;
+    transport.start({
+      onFrame: (frame) => this.#onFrame(frame),
+      onClose: (cause) => this.#onClose(cause),
+      lastWords: (error) =>
+        encodeFrame(ErrorMessage, { code: ErrorCode.ProtocolViolation, message: error.message }),
+    });
+  }
+
+  /** Whether the connection is closed or closing. */
+  get closed(): boolean {
+    return this.#state === "closed";
+  }
+
+  /** The sockets open on this connection, by channel. */
+  get sockets(): ReadonlyMap<number, AnyServerSocket> {
+    return this.#sockets;
+  }
+
+  /**
+   * Checks the connection's deadlines and sends its heartbeat; the server's one timer calls it
+   * for every connection.
+   *
+   * @param now `performance.now()`.
+   */
+  tick(now: number): void {
+    const options = this.#core.options;
+    if (this.#state === "handshake") {
+      if (now - this.#openedAt >= options.handshakeTimeout) this.close("handshake timeout");
+      return;
+    }
+    if (this.#state !== "open") return;
+    if (now - this.#lastHeard >= options.heartbeatTimeout) {
+      this.close("heartbeat timeout", false);
+    } else if (options.idleTimeout > 0 && now - this.#lastActive >= options.idleTimeout) {
+      this.close("idle timeout");
+    } else if (
+      options.maxAverageRtt > 0 && (this.roundTrip.smoothed ?? 0) > options.maxAverageRtt
+    ) {
+      this.close("high latency");
+    } else if (now - this.#lastPing >= options.heartbeatInterval) {
+      this.#lastPing = now;
+      this.transport.send(encodeFrame(Ping, { timestamp: heartbeatClock() }));
+    }
+  }
+
+  /**
+   * Sends a frame, after the declaration of its event name when this connection has not had it.
+   *
+   * @param frame The frame.
+   * @param volatile Whether it may be dropped when the send queue is full.
+   * @param event The event name the frame's id stands for.
+   * @returns What became of it.
+   */
+  send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
+    if (event !== undefined) {
+      const names = this.#core.eventNames;
+      const id = names.id(event);
+      if (this.#declared.add(id)) {
+        const status = this.transport.send(names.frame(id), volatile);
+        if (status !== "queued") return status;
+      }
+    }
+    return this.transport.send(frame, volatile);
+  }
+
+  /**
+   * Delivers a broadcast to one of this connection's sockets.
+   *
+   * @param socket The recipient.
+   * @param packet The broadcast.
+   * @returns What became of it.
+   */
+  deliver(socket: AnyServerSocket, packet: BroadcastPacket): SendStatus {
+    const status = this.send(packet.frameFor(socket.channel), packet.volatile, packet.event);
+    if (status === "queued") socket.countOut(packet.frameFor(socket.channel).length);
+    return status;
+  }
+
+  /**
+   * Disconnects one namespace socket: tells the client, and keeps the channel until the client
+   * confirms, so frames it sent meanwhile are ignored rather than refused.
+   *
+   * @param socket The socket.
+   * @param reason Why.
+   */
+  disconnectSocket(socket: AnyServerSocket, reason: DisconnectReason): void {
+    if (socket.channel === ROOT_CHANNEL) {
+      void this.close(reason);
+      return;
+    }
+    this.transport.send(encodeFrame(Disconnect, { reason }, { channel: socket.channel }));
+    this.#sockets.delete(socket.channel);
+    this.#draining.add(socket.channel);
+    socket.teardown(reason);
+  }
+
+  /**
+   * Closes the connection: every socket disconnects with `reason`. When `graceful`, the client
+   * is told why and queued writes drain first.
+   *
+   * @param reason Why.
+   * @param graceful Whether to tell the client and flush.
+   * @returns A promise that resolves when the connection's resources are released.
+   */
+  close(reason: DisconnectReason, graceful = true): Promise<void> {
+    if (this.#state !== "closed") {
+      this.#closeReason = reason;
+      const wasOpen = this.#state === "open";
+      this.#state = "closed";
+      if (graceful && wasOpen) this.transport.send(encodeFrame(Disconnect, { reason }));
+      this.#teardownSockets(reason);
+      return graceful
+        ? this.transport.close(this.#core.options.closeTimeout)
+        : this.transport.abort();
+    }
+    return this.transport.abort();
+  }
+
+  #teardownSockets(reason: DisconnectReason): void {
+    // Namespaces first, the root last, as the client sees them open.
+    const sockets = [...this.#sockets.values()].reverse();
+    this.#sockets.clear();
+    for (const socket of sockets) socket.teardown(reason);
+  }
+
+  #onClose(cause: TransportCloseCause): void {
+    const reason = this.#closeReason ?? reasonOf(cause);
+    if (this.#state !== "closed") {
+      this.#state = "closed";
+      this.#closeReason = reason;
+      this.#teardownSockets(reason);
+    }
+    if (cause.type === "error") this.#core.reportError(cause.error);
+    this.#core.connectionClosed(this);
+  }
+
+  #onFrame(frame: Frame): void {
+    this.#lastHeard = performance.now();
+    if (this.#state === "closed") return;
+    if (this.#state === "handshake") return this.#firstFrame(frame);
+    const channel = frame.channel;
+    if (frame.type === "control") {
+      const schema = frame.schema;
+      if (channel === ROOT_CHANNEL) {
+        if (schema === Ping) {
+          this.transport.send(encodeFrame(Pong, frame.value as { timestamp: number }));
+          return;
+        }
+        if (schema === Pong) {
+          this.roundTrip.record((frame.value as { timestamp: number }).timestamp);
+          return;
+        }
+        if (schema === EventName) {
+          const { id, name } = frame.value as { id: number; name: string };
+          return this.#incoming.declare(id, name);
+        }
+        if (schema === Connect) return this.#connect(frame.value as unknown as ConnectValue);
+      }
+      if (this.#draining.has(channel)) {
+        if (schema === Disconnect) {
+          this.#draining.delete(channel);
+          this.channels.close(channel);
+        }
+        return;
+      }
+      const socket = this.#socketOn(channel);
+      this.#lastActive = this.#lastHeard;
+      socket.countIn(frame.size);
+      if (schema === Event) {
+        const value = frame.value as unknown as EventValue;
+        socket.receiveEvent(
+          this.#incoming.name(value.event),
+          value.payloadType,
+          value.payload,
+          value.ackId,
+        );
+      } else if (schema === Ack) {
+        socket.receiveAck(frame.value as unknown as AckValue);
+      } else if (schema === RoomEvent) {
+        const value = frame.value as unknown as RoomEventValue;
+        socket.receiveEvent(
+          this.#incoming.name(value.event),
+          value.payloadType,
+          value.payload,
+          undefined,
+          value.room,
+        );
+      } else if (schema === RoomJoin) {
+        socket.receiveJoin(frame.value as unknown as RoomJoinValue);
+      } else if (schema === RoomLeave) {
+        socket.receiveLeave((frame.value as { room: string }).room);
+      } else if (schema === Disconnect) {
+        if (channel === ROOT_CHANNEL) {
+          this.close("client disconnect");
+          return;
+        }
+        this.#sockets.delete(channel);
+        this.channels.close(channel);
+        this.transport.send(encodeFrame(Disconnect, {}, { channel }));
+        socket.teardown("client disconnect");
+      } else {
+        throw new ProtocolError(
+          "protocol_violation",
+          `A client may not send ${schema.name} on channel ${channel}`,
+        );
+      }
+      return;
+    }
+    if (this.#draining.has(channel)) return;
+    const socket = this.#socketOn(channel);
+    this.#lastActive = this.#lastHeard;
+    socket.countIn(frame.size);
+    if (frame.type === "message") socket.receiveMessage(frame.schema, frame.value);
+    else if (frame.type === "raw" && this.#core.options.allowRaw) socket.receiveRaw(frame.data);
+    else throw new ProtocolError("protocol_violation", "Raw frames are not allowed");
+  }
+
+  #socketOn(channel: number): AnyServerSocket {
+    const socket = this.#sockets.get(channel);
+    if (socket === undefined) {
+      throw new ProtocolError("protocol_violation", `No namespace is open on channel ${channel}`);
+    }
+    return socket;
+  }
+
+  #firstFrame(frame: Frame): void {
+    if (frame.type !== "control" || frame.schema !== Connect || frame.channel !== ROOT_CHANNEL) {
+      throw new ProtocolError("protocol_violation", "The first frame must be a Connect to /");
+    }
+    const value = frame.value as unknown as ConnectValue;
+    if (value.namespace !== "/" || value.channel !== ROOT_CHANNEL) {
+      throw new ProtocolError("protocol_violation", "The first Connect must be to / on channel 0");
+    }
+    const core = this.#core;
+    if (value.protocolVersion !== PROTOCOL_VERSION) {
+      return this.#refuseConnection(
+        ErrorCode.ProtocolMismatch,
+        `The server speaks protocol version ${PROTOCOL_VERSION}, the client ${
+          value.protocolVersion ?? "none"
+        }`,
+      );
+    }
+    const fingerprint = core.options.schemas.fingerprint;
+    if (value.schemaFingerprint !== fingerprint) {
+      return this.#refuseConnection(
+        ErrorCode.SchemaMismatch,
+        `The server's schema fingerprint is ${fingerprint}, the client's ${
+          value.schemaFingerprint ?? "none"
+        }`,
+      );
+    }
+    this.#state = "open";
+    this.#lastActive = this.#lastPing = performance.now();
+    core.connectionOpened(this);
+    this.#connect(value);
+  }
+
+  #refuseConnection(code: ErrorCode, message: string): void {
+    this.transport.send(encodeFrame(ErrorMessage, { code, message, namespace: "/" }));
+    this.#state = "closed";
+    void this.transport.close(this.#core.options.closeTimeout);
+  }
+
+  #refuse(code: ErrorCode, namespace: string, message: string): void {
+    this.transport.send(encodeFrame(ErrorMessage, { code, message, namespace }));
+  }
+
+  #connect(value: ConnectValue): void {
+    const { namespace: name, channel } = value;
+    const core = this.#core;
+    if (channel !== ROOT_CHANNEL && (this.channels.has(channel) || this.#draining.has(channel))) {
+      throw new ProtocolError("protocol_violation", `Channel ${channel} is in use`);
+    }
+    if (name !== "/" && channel === ROOT_CHANNEL) {
+      throw new ProtocolError("protocol_violation", "Only / may be connected on channel 0");
+    }
+    const nsp = core.namespaceFor(name);
+    if (nsp === undefined) {
+      return this.#refuse(ErrorCode.InvalidNamespace, name, `Namespace ${name} does not exist`);
+    }
+    if (this.channels.id(name) !== undefined && this.#sockets.has(this.channels.id(name)!)) {
+      return this.#refuse(
+        ErrorCode.AlreadyConnected,
+        name,
+        `Namespace ${name} is already connected on this connection`,
+      );
+    }
+    let auth: JsonValue | undefined;
+    if (value.auth !== undefined) {
+      try {
+        auth = JSON.parse(textDecoder.decode(value.auth)) as JsonValue;
+      } catch {
+        return this.#refuse(ErrorCode.Unauthorized, name, "The auth payload is not JSON");
+      }
+    }
+    if (channel !== ROOT_CHANNEL) this.channels.open(channel, name);
+    const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), {
+      address: this.transport.remoteAddress,
+      secure: this.transport.secure,
+      auth,
+      time: new Date(),
+    });
+    this.#sockets.set(channel, socket);
+    const options = core.options;
+    this.transport.send(encodeFrame(Handshake, {
+      namespace: name,
+      channel,
+      socketId: socket.id,
+      protocolVersion: PROTOCOL_VERSION,
+      schemaFingerprint: options.schemas.fingerprint,
+      heartbeatInterval: options.heartbeatInterval,
+      heartbeatTimeout: options.heartbeatTimeout,
+      maxFrameSize: options.maxFrameSize,
+    }, { channel }));
+    nsp.add(socket);
+  }
+}
+
+interface ConnectValue {
+  namespace: string;
+  channel: number;
+  protocolVersion?: number;
+  schemaFingerprint?: string;
+  auth?: Uint8Array;
+}
+
+interface EventValue {
+  event: number;
+  payloadType: number;
+  payload?: Uint8Array;
+  ackId?: number;
+}
+
+interface RoomEventValue {
+  room: string;
+  event: number;
+  payloadType: number;
+  payload?: Uint8Array;
+}
+
+/** The fields of an `Ack` frame. */
+export interface AckValue {
+  /** The acknowledged event's ack id. */
+  ackId: number;
+  /** The reply's payload type. */
+  payloadType: number;
+  /** The reply's payload. */
+  payload?: Uint8Array;
+  /** The receiver's error, when its handler failed. */
+  error?: string;
+}
+
+/** The fields of a `RoomJoin` frame. */
+export interface RoomJoinValue {
+  /** The room to join. */
+  room: string;
+  /** A room to leave in the same step. */
+  leave?: string;
+  /** The room's key. */
+  key?: string;
+  /** The player's name. */
+  player?: string;
+  /** The client's request id, echoed in a refusal. */
+  requestId?: number;
+}
+
+function reasonOf(cause: TransportCloseCause): DisconnectReason {
+  switch (cause.type) {
+    case "eof":
+      return "transport close";
+    case "error":
+      return "transport error";
+    case "protocol":
+      return "protocol error";
+    case "overflow":
+      return "send queue overflow";
+    case "local":
+      return "server disconnect";
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * What the server's parts (connections, namespaces, sockets) share: the options, the one timer
+ * queue, the event name table and the error report. The server implements it.
+ *
+ * @module
+ */
+
+import type { AckIds } from "../session/ack_tracker.ts";
+import type { OutgoingEventNames } from "../session/event_names.ts";
+import type { TimerQueue } from "../session/timer_queue.ts";
+import type { Namespace } from "./namespace.ts";
+import type { ServerConnection } from "./server_connection.ts";
+import type { ResolvedServerOptions } from "./server_options.ts";
+import type { ServerSocket } from "./server_socket.ts";
+
+/** A socket of any event maps, as the server's parts handle them. */
+// deno-lint-ignore no-explicit-any
+export type AnyServerSocket = ServerSocket<any, any, any>;
+/** A namespace of any event maps, as the server's parts handle them. */
+// deno-lint-ignore no-explicit-any
+export type AnyNamespace = Namespace<any, any, any>;
+
+/** Counters of the whole server. */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since `listen()`. */
+  accepted: number;
+  /** Connections closed at once because `maxConnections` was reached. */
+  refused: number;
+  /** Event and message frames encoded (a broadcast encodes its frame once, for all recipients). */
+  framesEncoded: number;
+}
+
+/** The server's internals, as its parts see them. */
+export interface ServerCore {
+  /** The options, defaults filled in. */
+  readonly options: ResolvedServerOptions;
+  /** The one table of event names the server sends, shared by all connections. */
+  readonly eventNames: OutgoingEventNames;
+  /** Ack ids, unique across the server so a broadcast's frame can carry one for everyone. */
+  readonly ackIds: AckIds;
+  /** The one timer queue: heartbeats, deadlines, ack timeouts. */
+  readonly timers: TimerQueue;
+  /** The server's counters. */
+  readonly stats: ServerStats;
+  /**
+   * The namespace of a name, creating a dynamic one when a pattern allows it.
+   *
+   * @returns The namespace, or `undefined` when there is none.
+   */
+  namespaceFor(name: string): AnyNamespace | undefined;
+  /** A dynamic namespace lost its last socket. */
+  namespaceEmptied(nsp: AnyNamespace): void;
+  /** Reports an error that has no better place to go. */
+  reportError(error: unknown): void;
+  /** A connection completed its first connect. */
+  connectionOpened(connection: ServerConnection): void;
+  /** A connection closed and released its resources. */
+  connectionClosed(connection: ServerConnection): void;
+}

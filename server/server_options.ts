@@ -1,0 +1,235 @@
+/**
+ * The server's options and their defaults.
+ *
+ * @module
+ */
+
+import {
+  checkMaxFrameSize,
+  DEFAULT_MAX_FRAME_SIZE,
+  type Schema,
+  SchemaRegistry,
+} from "../protocol/mod.ts";
+import { DEFAULT_ACK_TIMEOUT } from "../session/ack_tracker.ts";
+import { checkInteger } from "../session/check_option.ts";
+import { randomSocketId } from "../session/socket_id.ts";
+import {
+  DEFAULT_READ_BUFFER_SIZE,
+  DEFAULT_SEND_QUEUE_LIMIT,
+} from "../transport/stream_transport.ts";
+import type { AdapterFactory } from "./adapter.ts";
+import { InMemoryAdapter } from "./in_memory_adapter.ts";
+
+/** The port the server listens on by default, as the original did. */
+export const DEFAULT_PORT = 3103;
+
+/** A certificate chain and its private key, both PEM. */
+export interface TlsOptions {
+  /** The certificate chain, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+}
+
+/** Options of `GameSocketServer`. Every one has a default. */
+export interface GameSocketServerOptions {
+  /**
+   * The TCP port; 0 picks a free one (read it from `listen()`'s result).
+   *
+   * @default {3103}
+   */
+  port?: number;
+  /**
+   * The address to listen on.
+   *
+   * @default {"0.0.0.0"}
+   */
+  hostname?: string;
+  /**
+   * A certificate and key: the server then speaks TLS only (`Deno.listenTls`).
+   *
+   * @default {undefined}
+   */
+  tls?: TlsOptions;
+  /**
+   * The application's schemas: message payloads and message frames resolve against them, and
+   * their fingerprint must match the client's.
+   *
+   * @default {no schemas}
+   */
+  schemas?: SchemaRegistry | Iterable<Schema<object>>;
+  /**
+   * The largest frame accepted, in bytes after the length prefix (at most 16 MiB). Announced in
+   * the handshake; a larger frame closes the connection with `protocol error`.
+   *
+   * @default {65536}
+   */
+  maxFrameSize?: number;
+  /**
+   * Milliseconds between heartbeats (pings) to each connection. Announced in the handshake.
+   *
+   * @default {5000}
+   */
+  heartbeatInterval?: number;
+  /**
+   * Milliseconds without hearing anything from a connection before it is closed with
+   * `heartbeat timeout`. Announced in the handshake.
+   *
+   * @default {15000}
+   */
+  heartbeatTimeout?: number;
+  /**
+   * Milliseconds without an event, message or room request from a connection before it is
+   * closed with `idle timeout`; heartbeats do not count. 0 turns it off.
+   *
+   * @default {0}
+   */
+  idleTimeout?: number;
+  /**
+   * Milliseconds a new connection has to send its connect before it is closed with
+   * `handshake timeout`.
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
+  /**
+   * Whether raw frames are delivered as a `raw` event on the socket of their channel (the
+   * original's supportRawData). When off, a raw frame is a protocol error.
+   *
+   * @default {false}
+   */
+  allowRaw?: boolean;
+  /**
+   * Whether a socket whose event handler throws is disconnected (`server disconnect`). Either
+   * way the error is reported on the `error` events. Protocol errors always close the connection.
+   *
+   * @default {false}
+   */
+  closeOnError?: boolean;
+  /**
+   * Whether clients are told of room changes they did not ask for: `RoomJoined`/`RoomLeft` when
+   * the server moves their socket, and `MemberEntered`/`MemberLeft` when others come and go.
+   * Replies to a client's own join and leave requests are always sent.
+   *
+   * @default {true}
+   */
+  sendRoomEvents?: boolean;
+  /**
+   * The most connections at once; more are closed as soon as they are accepted.
+   *
+   * @default {10000}
+   */
+  maxConnections?: number;
+  /**
+   * The cap on bytes queued or in flight to one connection (all its namespaces). Past it,
+   * volatile emits are dropped and counted, and other emits disconnect the connection with
+   * `send queue overflow`.
+   *
+   * @default {1048576}
+   */
+  sendQueueLimit?: number;
+  /**
+   * Milliseconds an acknowledgement is awaited when the emit gives no timeout.
+   *
+   * @default {10000}
+   */
+  ackTimeout?: number;
+  /**
+   * Disconnect a connection whose smoothed round trip exceeds this many milliseconds (the
+   * original's limitHighPing), with `high latency`. 0 turns it off.
+   *
+   * @default {0}
+   */
+  maxAverageRtt?: number;
+  /**
+   * Milliseconds `close()` waits for queued writes to drain before it cuts connections.
+   *
+   * @default {2000}
+   */
+  closeTimeout?: number;
+  /**
+   * The size of each connection's read buffer, in bytes.
+   *
+   * @default {2048}
+   */
+  readBufferSize?: number;
+  /**
+   * Makes socket ids. Ids must be unique and unguessable; tests inject fixed ones.
+   *
+   * @default {128 random bits as 22 base64url characters}
+   */
+  generateId?: () => string;
+  /**
+   * Makes each namespace's adapter (room membership and fan-out).
+   *
+   * @default {an in-memory adapter}
+   */
+  adapter?: AdapterFactory;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedServerOptions {
+  readonly port: number;
+  readonly hostname: string;
+  readonly tls: TlsOptions | undefined;
+  readonly schemas: SchemaRegistry;
+  readonly maxFrameSize: number;
+  readonly heartbeatInterval: number;
+  readonly heartbeatTimeout: number;
+  readonly idleTimeout: number;
+  readonly handshakeTimeout: number;
+  readonly allowRaw: boolean;
+  readonly closeOnError: boolean;
+  readonly sendRoomEvents: boolean;
+  readonly maxConnections: number;
+  readonly sendQueueLimit: number;
+  readonly ackTimeout: number;
+  readonly maxAverageRtt: number;
+  readonly closeTimeout: number;
+  readonly readBufferSize: number;
+  readonly generateId: () => string;
+  readonly adapter: AdapterFactory;
+}
+
+/**
+ * Fills in defaults and checks ranges.
+ *
+ * @param options What the caller gave.
+ * @returns Every option.
+ * @throws {RangeError} When a number is out of range.
+ */
+export function resolveServerOptions(options: GameSocketServerOptions): ResolvedServerOptions {
+  const schemas = options.schemas instanceof SchemaRegistry
+    ? options.schemas
+    : new SchemaRegistry(options.schemas ?? []);
+  return {
+    port: checkInteger("port", options.port ?? DEFAULT_PORT, 0, 65535),
+    hostname: options.hostname ?? "0.0.0.0",
+    tls: options.tls,
+    schemas,
+    maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
+    heartbeatInterval: checkInteger("heartbeatInterval", options.heartbeatInterval ?? 5000, 1),
+    heartbeatTimeout: checkInteger("heartbeatTimeout", options.heartbeatTimeout ?? 15000, 1),
+    idleTimeout: checkInteger("idleTimeout", options.idleTimeout ?? 0, 0),
+    handshakeTimeout: checkInteger("handshakeTimeout", options.handshakeTimeout ?? 10000, 1),
+    allowRaw: options.allowRaw ?? false,
+    closeOnError: options.closeOnError ?? false,
+    sendRoomEvents: options.sendRoomEvents ?? true,
+    maxConnections: checkInteger("maxConnections", options.maxConnections ?? 10000, 1),
+    sendQueueLimit: checkInteger(
+      "sendQueueLimit",
+      options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT,
+      1,
+    ),
+    ackTimeout: checkInteger("ackTimeout", options.ackTimeout ?? DEFAULT_ACK_TIMEOUT, 1),
+    maxAverageRtt: checkInteger("maxAverageRtt", options.maxAverageRtt ?? 0, 0),
+    closeTimeout: checkInteger("closeTimeout", options.closeTimeout ?? 2000, 0),
+    readBufferSize: checkInteger(
+      "readBufferSize",
+      options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE,
+      16,
+    ),
+    generateId: options.generateId ?? randomSocketId,
+    adapter: options.adapter ?? ((host) => new InMemoryAdapter(host)),
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Why a socket was disconnected.
+ *
+ * @module
+ */
+
+/**
+ * Why a socket (or a whole connection) was disconnected, on either side:
+ * - `client disconnect`: the client left the namespace (or closed);
+ * - `server disconnect`: the server disconnected the socket;
+ * - `transport close`: the connection ended (the peer closed it, or half-closed it);
+ * - `transport error`: reading or writing failed (for example a reset);
+ * - `heartbeat timeout`: nothing was heard within the heartbeat timeout;
+ * - `idle timeout`: no event was received within the idle timeout;
+ * - `handshake timeout`: the connection sent no connect within the handshake timeout;
+ * - `protocol error`: the peer sent bytes or frames the protocol refuses;
+ * - `send queue overflow`: more was queued for the peer than the send-queue cap allows;
+ * - `high latency`: the smoothed round trip went over the configured maximum;
+ * - `server shutting down`: the server is closing.
+ */
+export type DisconnectReason =
+  | "client disconnect"
+  | "server disconnect"
+  | "transport close"
+  | "transport error"
+  | "heartbeat timeout"
+  | "idle timeout"
+  | "handshake timeout"
+  | "protocol error"
+  | "send queue overflow"
+  | "high latency"
+  | "server shutting down";
+
+/** Every {@linkcode DisconnectReason}, for validating a reason that arrived over the wire. */
+export const DISCONNECT_REASONS: ReadonlySet<string> = new Set<DisconnectReason>([
+  "client disconnect",
+  "server disconnect",
+  "transport close",
+  "transport error",
+  "heartbeat timeout",
+  "idle timeout",
+  "handshake timeout",
+  "protocol error",
+  "send queue overflow",
+  "high latency",
+  "server shutting down",
+]);

@@ -1,0 +1,141 @@
+/**
+ * The errors of the socket layer. Each is its own class with a `name`, so callers tell them apart
+ * with `instanceof` (or by `name`), never by parsing messages. Bad bytes from the network are
+ * `ProtocolError`s, from `protocol/`.
+ *
+ * @module
+ */
+
+/**
+ * Why a connect was refused, on the client:
+ * - the server's refusals: `invalid_namespace`, `already_connected`, `protocol_mismatch`,
+ *   `schema_mismatch`, `unauthorized`, `protocol_violation`;
+ * - `timeout`: no handshake within the connect timeout;
+ * - `transport`: the connection could not be made, or closed before the handshake;
+ * - `closed`: the client was closed.
+ */
+export type ConnectErrorCode =
+  | "invalid_namespace"
+  | "already_connected"
+  | "protocol_mismatch"
+  | "schema_mismatch"
+  | "unauthorized"
+  | "protocol_violation"
+  | "timeout"
+  | "transport"
+  | "closed";
+
+/** A connect (of the connection, or of one namespace) failed. */
+export class ConnectError extends Error {
+  /** Why. */
+  readonly code: ConnectErrorCode;
+  /** The namespace that was being connected. */
+  readonly namespace: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param code Why the connect failed.
+   * @param namespace The namespace.
+   * @param message A sentence for people.
+   * @param options The underlying cause, if any.
+   */
+  constructor(code: ConnectErrorCode, namespace: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectError";
+    this.code = code;
+    this.namespace = namespace;
+  }
+}
+
+/** No acknowledgement arrived within the timeout. */
+export class AckTimeoutError extends Error {
+  /** The event that was not acknowledged. */
+  readonly event: string;
+  /** The timeout, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param event The event.
+   * @param timeout The timeout that passed, in milliseconds.
+   */
+  constructor(event: string, timeout: number) {
+    super(`No acknowledgement of "${event}" within ${timeout} ms`);
+    this.name = "AckTimeoutError";
+    this.event = event;
+    this.timeout = timeout;
+  }
+}
+
+/** The receiver's handler failed (threw, or there was none), and said so in its acknowledgement. */
+export class AckError extends Error {
+  /** The event whose handler failed. */
+  readonly event: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param event The event.
+   * @param message The receiver's description of the failure.
+   */
+  constructor(event: string, message: string) {
+    super(message);
+    this.name = "AckError";
+    this.event = event;
+  }
+}
+
+/** The socket is disconnected: nothing can be sent, and acknowledgements still awaited are lost. */
+export class SocketClosedError extends Error {
+  /** The namespace of the socket. */
+  readonly namespace: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param namespace The socket's namespace.
+   * @param message A sentence for people.
+   */
+  constructor(namespace: string, message = `The socket of ${namespace} is disconnected`) {
+    super(message);
+    this.name = "SocketClosedError";
+    this.namespace = namespace;
+  }
+}
+
+/**
+ * Why a join was refused: no such room, full, wrong key, already a member, refused by the
+ * server's hook (which includes another socket's own room), or no answer in time.
+ */
+export type JoinErrorCode =
+  | "not_found"
+  | "full"
+  | "wrong_key"
+  | "already_member"
+  | "refused"
+  | "exists"
+  | "timeout";
+
+/** The server refused to let the socket into a room. */
+export class JoinError extends Error {
+  /** Why. */
+  readonly code: JoinErrorCode;
+  /** The room. */
+  readonly room: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param code Why the join was refused.
+   * @param room The room.
+   * @param message A sentence for people.
+   */
+  constructor(code: JoinErrorCode, room: string, message: string) {
+    super(message);
+    this.name = "JoinError";
+    this.code = code;
+    this.room = room;
+  }
+}

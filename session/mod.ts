@@ -1,0 +1,32 @@
+/**
+ * What the server and the client share above the protocol: payloads, typed event maps, errors
+ * and disconnect reasons.
+ *
+ * @module
+ */
+
+export { DEFAULT_ACK_TIMEOUT } from "./ack_tracker.ts";
+export { DISCONNECT_REASONS, type DisconnectReason } from "./disconnect_reason.ts";
+export {
+  AckError,
+  AckTimeoutError,
+  ConnectError,
+  type ConnectErrorCode,
+  JoinError,
+  type JoinErrorCode,
+  SocketClosedError,
+} from "./errors.ts";
+export {
+  type DefaultEvents,
+  type EmitArgs,
+  type EventData,
+  type EventHandler,
+  type EventInfo,
+  type EventNames,
+  type EventReply,
+  type EventsMap,
+  MAX_EVENT_NAME_LENGTH,
+  RESERVED_EVENTS,
+} from "./event_map.ts";
+export { MAX_EVENT_NAMES } from "./event_names.ts";
+export { type JsonValue, message, type Payload, SchemaMessage } from "./payload.ts";
