@@ -148,7 +148,7 @@ export interface ClientLink {
   readonly timers: TimerQueue;
   readonly ackIds: AckIds;
   /** The server's frame limit, once known. */
-  readonly serverMaxFrameSize: number;
+  serverMaxFrameSize(): number;
   send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus;
   eventId(event: string): number;
   /** The socket asks to leave its namespace. */
@@ -379,7 +379,7 @@ export class ClientSocket<
     if (this.#state !== "open") return "closed";
     const frame = encodeFrame(schema, value, {
       channel: this.channel,
-      maxFrameSize: this.#link.serverMaxFrameSize,
+      maxFrameSize: this.#link.serverMaxFrameSize(),
     });
     return this.#send(frame, options?.volatile ?? false);
   }
@@ -395,7 +395,7 @@ export class ClientSocket<
     if (this.#state !== "open") return "closed";
     const frame = encodeRawFrame(data, {
       channel: this.channel,
-      maxFrameSize: this.#link.serverMaxFrameSize,
+      maxFrameSize: this.#link.serverMaxFrameSize(),
     });
     return this.#send(frame, options?.volatile ?? false);
   }
@@ -422,7 +422,7 @@ export class ClientSocket<
           room,
           event: this.#link.eventId(event),
           ...encodePayload(data as Payload),
-        }, { channel: this.channel, maxFrameSize: this.#link.serverMaxFrameSize });
+        }, { channel: this.channel, maxFrameSize: this.#link.serverMaxFrameSize() });
         return this.#send(frame, options?.volatile ?? false, event);
       },
     };
@@ -628,7 +628,7 @@ export class ClientSocket<
       event: this.#link.eventId(event),
       ...encodePayload(data),
       ...(ackId === undefined ? {} : { ackId }),
-    }, { channel: this.channel, maxFrameSize: this.#link.serverMaxFrameSize });
+    }, { channel: this.channel, maxFrameSize: this.#link.serverMaxFrameSize() });
   }
 
   #send(frame: Uint8Array, volatile: boolean, event?: string): ClientEmitStatus {
@@ -642,7 +642,7 @@ export class ClientSocket<
     try {
       frame = encodeFrame(Ack, { ackId, ...encodePayload(value as Payload) }, {
         channel: this.channel,
-        maxFrameSize: this.#link.serverMaxFrameSize,
+        maxFrameSize: this.#link.serverMaxFrameSize(),
       });
     } catch (error) {
       this.#reportError(error);

@@ -146,18 +146,15 @@ export class GameSocketClient<
       else this.#reportError(error);
     });
     this.#timers = new TimerQueue((error) => this.#reportError(error));
-    const client = this;
     this.#link = {
       options: this.options,
       timers: this.#timers,
       ackIds: new AckIds(),
-      get serverMaxFrameSize() {
-        return client.#serverMaxFrameSize;
-      },
-      send: (frame, volatile, event) => client.#send(frame, volatile, event),
-      eventId: (event) => client.#outgoing.id(event),
-      leave: (socket) => client.#leave(socket),
-      reportError: (error) => client.#reportError(error),
+      serverMaxFrameSize: () => this.#serverMaxFrameSize,
+      send: (frame, volatile, event) => this.#send(frame, volatile, event),
+      eventId: (event) => this.#outgoing.id(event),
+      leave: (socket) => this.#leave(socket),
+      reportError: (error) => this.#reportError(error),
     };
   }
 

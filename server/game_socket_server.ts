@@ -95,25 +95,24 @@ export class GameSocketServer<
       else this.#reportError(error);
     });
     this.#timers = new TimerQueue((error) => this.#reportError(error));
-    const server = this;
     this.#core = {
       options: this.options,
       eventNames: new OutgoingEventNames(),
       ackIds: new AckIds(),
       timers: this.#timers,
       stats: this.#stats,
-      namespaceFor: (name) => server.#namespaceFor(name),
+      namespaceFor: (name) => this.#namespaceFor(name),
       namespaceEmptied: (nsp) => {
-        if (server.#namespaces.get(nsp.name) === nsp) server.#namespaces.delete(nsp.name);
+        if (this.#namespaces.get(nsp.name) === nsp) this.#namespaces.delete(nsp.name);
       },
-      reportError: (error) => server.#reportError(error),
+      reportError: (error) => this.#reportError(error),
       connectionOpened: (connection) => {
-        server.#pending.delete(connection);
+        this.#pending.delete(connection);
       },
       connectionClosed: (connection) => {
-        server.#connections.delete(connection);
-        server.#pending.delete(connection);
-        server.#stats.connections = server.#connections.size;
+        this.#connections.delete(connection);
+        this.#pending.delete(connection);
+        this.#stats.connections = this.#connections.size;
       },
     };
     this.#namespaces.set("/", new Namespace("/", this.#core));

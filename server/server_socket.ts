@@ -11,7 +11,6 @@ import {
   ErrorCode,
   Event,
   PayloadType,
-  RoomJoined,
   RoomJoinError,
   RoomLeft,
   type Schema,
