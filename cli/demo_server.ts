@@ -1,0 +1,62 @@
+/**
+ * The demo server of `deno task serve`: the original game_socket example, written with this
+ * library. Namespaces "/" and "/home"; in "/home", `hello` events sent to a room the sender is
+ * in are relayed to the whole room; one log line per connection, namespace connect, room
+ * change and disconnect.
+ *
+ * @module
+ */
+
+import { GameSocketServer, type GameSocketServerOptions, type Namespace } from "../server.ts";
+
+/** Options of {@linkcode createDemoServer}. */
+export interface DemoServerOptions extends GameSocketServerOptions {
+  /**
+   * Where log lines go.
+   *
+   * @default {console.log}
+   */
+  log?: (line: string) => void;
+}
+
+/**
+ * Makes the demo server (not listening yet).
+ *
+ * @param options Server options, and where to log.
+ * @returns The server.
+ */
+export function createDemoServer(options: DemoServerOptions = {}): GameSocketServer {
+  const { log = console.log, ...serverOptions } = options;
+  const server = new GameSocketServer({ allowRaw: true, ...serverOptions });
+  const home = server.of("/home");
+  for (const nsp of [server.root, home]) logNamespace(nsp, log);
+  home.on("connection", (socket) => {
+    socket.on("hello", (message, { room }) => {
+      if (room === undefined || !socket.rooms.has(room)) return;
+      log(`/home: hello from ${socket.id} to ${room}: ${JSON.stringify(message)}`);
+      home.to(room).emit("hello", message, { sender: socket.id });
+    });
+  });
+  server.on("error", (error) => log(`error: ${error instanceof Error ? error.message : error}`));
+  return server;
+}
+
+function logNamespace(nsp: Namespace, log: (line: string) => void): void {
+  const name = nsp.name;
+  nsp.on("connection", (socket) => {
+    const { hostname, port } = socket.handshake.address;
+    log(
+      name === "/"
+        ? `/: connection ${socket.id} from ${hostname}:${port}`
+        : `${name}: connect ${socket.id}`,
+    );
+    socket.on("disconnect", (reason) => log(`${name}: disconnect ${socket.id} (${reason})`));
+    socket.on("raw", (data) => log(`${name}: raw ${data.length} bytes from ${socket.id}`));
+  });
+  // Every socket's own room comes and goes with it: not worth a line of its own.
+  const shared = (room: string) => !nsp.sockets.has(room);
+  nsp.on("room_created", (room) => shared(room) && log(`${name}: room created ${room}`));
+  nsp.on("room_joined", (room, id) => shared(room) && log(`${name}: ${id} joined ${room}`));
+  nsp.on("room_left", (room, id) => shared(room) && log(`${name}: ${id} left ${room}`));
+  nsp.on("room_deleted", (room) => shared(room) && log(`${name}: room deleted ${room}`));
+}

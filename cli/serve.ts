@@ -1,0 +1,84 @@
+/**
+ * `deno task serve`: runs the demo game server (the original game_socket example) until
+ * interrupted.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { DEFAULT_PORT } from "../server.ts";
+import { createDemoServer } from "./demo_server.ts";
+
+const HELP = `Usage: deno task serve [options]
+
+Runs the demo game server: namespaces "/" and "/home"; in "/home", "hello" events sent to a
+room are relayed to everyone in that room. Logs one line per connection, namespace connect,
+room change and disconnect. Stops on Ctrl-C (SIGINT) or SIGTERM, closing every connection.
+
+Options:
+  -p, --port <n>         TCP port (default: ${DEFAULT_PORT}; 0 picks a free one)
+  -H, --hostname <addr>  address to listen on (default: 0.0.0.0, every interface)
+      --cert <file>      TLS certificate chain (PEM); with --key, the server speaks TLS only
+      --key <file>       TLS private key (PEM)
+  -h, --help             show this help
+
+Try it with the example client: deno run --allow-net examples/client.ts --port <n>
+`;
+
+async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        port: { type: "string", short: "p" },
+        hostname: { type: "string", short: "H" },
+        cert: { type: "string" },
+        key: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const port = Number(values.port ?? DEFAULT_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be an integer in 0..65535, got ${values.port}`);
+    return 2;
+  }
+  if ((values.cert === undefined) !== (values.key === undefined)) {
+    console.error("--cert and --key go together");
+    return 2;
+  }
+  const tls = values.cert === undefined || values.key === undefined
+    ? undefined
+    : { cert: await Deno.readTextFile(values.cert), key: await Deno.readTextFile(values.key) };
+  const server = createDemoServer({
+    port,
+    hostname: values.hostname ?? "0.0.0.0",
+    ...(tls === undefined ? {} : { tls }),
+  });
+  const address = await server.listen();
+  console.log(
+    `listening on ${address.hostname}:${address.port}${
+      tls ? " (TLS)" : ""
+    }; namespaces / and /home`,
+  );
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  await stopped;
+  console.log("shutting down");
+  await server.close();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
