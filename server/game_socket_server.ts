@@ -74,7 +74,7 @@ export class GameSocketServer<
   #patterns: NamespacePattern[] = [];
   #connections = new Set<ServerConnection>();
   #pending = new Set<ServerConnection>();
-  #closing = new Set<Promise<void>>();
+  #closing: Promise<void> | undefined;
   #listener: Deno.Listener | undefined;
   #accepting: Promise<void> | undefined;
   #sweep: TimerEntry | undefined;
@@ -231,8 +231,12 @@ export class GameSocketServer<
    * queued writes drain for up to `closeTimeout`, and resolves when every connection, timer and
    * the listener are released.
    */
-  async close(): Promise<void> {
-    if (this.#state === "closed" || this.#state === "closing") return await this.#closed();
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#state = "closing";
     try {
       this.#listener?.close();
@@ -241,15 +245,11 @@ export class GameSocketServer<
     }
     await this.#accepting;
     const closing = [...this.#connections].map((c) => c.close("server shutting down"));
-    await Promise.all([...closing, ...this.#closing]);
+    await Promise.all(closing);
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
     this.#timers.clear();
     this.#state = "closed";
     this.#listeners.emit("close");
-  }
-
-  async #closed(): Promise<void> {
-    while (this.#state === "closing") await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -70,7 +70,12 @@ export class ServerConnection {
       onFrame: (frame) => this.#onFrame(frame),
       onClose: (cause) => this.#onClose(cause),
       lastWords: (error) =>
-        encodeFrame(ErrorMessage, { code: ErrorCode.ProtocolViolation, message: error.message }),
+        encodeFrame(ErrorMessage, {
+          code: error instanceof ProtocolError && error.code === "unsupported_version"
+            ? ErrorCode.ProtocolMismatch
+            : ErrorCode.ProtocolViolation,
+          message: error.message,
+        }),
     });
   }
 

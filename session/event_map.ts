@@ -15,10 +15,14 @@
 
 import type { Payload } from "./payload.ts";
 
-/** A map from event name to the signature of its handler: `(data) => reply`. */
+/**
+ * A map from event name to the signature of its handler: `(data) => reply`. Declare yours as an
+ * interface or a type; each member should be a function type.
+ */
 export interface EventsMap {
+  // `any`, not a function type: an interface without an index signature is then still a map.
   // deno-lint-ignore no-explicit-any
-  [event: string]: (...args: any[]) => unknown;
+  [event: string]: any;
 }
 
 /** The map used when none is given: any event name, any payload, any reply. */
@@ -57,9 +61,12 @@ export type EventHandler<F> = (
   info: EventInfo,
 ) => EventReply<F> | Promise<EventReply<F>> | void | Promise<void>;
 
-/** The arguments of `emit` after the event name: the payload (optional when there is none) and options. */
-export type EmitArgs<F, Options> = EventData<F> extends undefined
-  ? [data?: undefined, options?: Options]
+/**
+ * The arguments of `emit` after the event name: the payload (optional when it may be `undefined`,
+ * as with no payload or the default map's `Payload`) and options.
+ */
+export type EmitArgs<F, Options> = [undefined] extends [EventData<F>]
+  ? [data?: EventData<F>, options?: Options]
   : [data: EventData<F>, options?: Options];
 
 /**
