@@ -31,6 +31,7 @@ export {
   type BroadcastOptions,
 } from "./server/broadcast_operator.ts";
 export {
+  type ConnectionClosedInfo,
   GameSocketServer,
   type GameSocketServerEvents,
   type NamespacePattern,

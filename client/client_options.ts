@@ -102,19 +102,13 @@ export interface GameSocketClientOptions {
   readBufferSize?: number;
 }
 
-/** Options with every default filled in. */
-export interface ResolvedClientOptions {
-  readonly schemas: SchemaRegistry;
-  readonly tls: ClientTlsOptions | undefined;
-  readonly connectTimeout: number;
-  readonly ackTimeout: number;
-  readonly maxFrameSize: number;
-  readonly allowRaw: boolean;
-  readonly maxAverageRtt: number;
-  readonly sendQueueLimit: number;
-  readonly closeTimeout: number;
-  readonly readBufferSize: number;
-}
+/**
+ * The options with every default filled in (as `client.options` shows them): each field as in
+ * {@linkcode GameSocketClientOptions}, `schemas` always a registry, `tls` possibly `undefined`.
+ */
+export type ResolvedClientOptions =
+  & Readonly<Required<Omit<GameSocketClientOptions, "tls" | "schemas">>>
+  & { readonly tls: ClientTlsOptions | undefined; readonly schemas: SchemaRegistry };
 
 /**
  * Fills in defaults and checks ranges.

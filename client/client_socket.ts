@@ -74,7 +74,7 @@ export interface JoinOptions {
   leave?: string;
   /** The room's key, for rooms that need one. */
   key?: string;
-  /** The player's name, shown to the room's members. */
+  /** The player's name, which the server's join hook reads as `request.player`. */
   player?: string;
   /**
    * Milliseconds to wait for the server's answer.
@@ -243,6 +243,15 @@ export class ClientSocket<
    * @throws {TypeError} For a reserved name that is not an event of client sockets.
    */
   on<E extends keyof ClientSocketEvents>(event: E, listener: ClientSocketEvents[E]): this;
+  /**
+   * Adds a listener of an application event: it gets the payload and the event's info, and
+   * what it returns (or resolves to) is the acknowledgement when the sender asks for one.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
   on<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   on(event: string, listener: (...args: never[]) => unknown): this {
     if (LIFECYCLE.has(event)) this.#lifecycle.on(event, listener);
@@ -261,6 +270,14 @@ export class ClientSocket<
    * @returns This socket.
    */
   once<E extends keyof ClientSocketEvents>(event: E, listener: ClientSocketEvents[E]): this;
+  /**
+   * Adds a listener of an application event that runs once.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
   once<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   once(event: string, listener: (...args: never[]) => unknown): this {
     if (LIFECYCLE.has(event)) this.#lifecycle.once(event, listener);
@@ -520,7 +537,11 @@ export class ClientSocket<
     if (this.#state === "closed") return;
     if (this.#state === "connecting") {
       return this.refused(
-        connectError ?? new ConnectError("transport", this.namespace, `Disconnected: ${reason}`),
+        connectError ?? new ConnectError(
+          reason === "client disconnect" ? "closed" : "transport",
+          this.namespace,
+          `Disconnected: ${reason}`,
+        ),
       );
     }
     this.#state = "closed";

@@ -267,8 +267,15 @@ export class GameSocketClient<
       }
     } catch (error) {
       this.#timers.cancel(timer);
+      // close() aborts the connect too, and has set the state already.
+      const closedMeanwhile = this.#state !== "connecting";
       this.#state = "closed";
       this.#timers.clear();
+      if (closedMeanwhile) {
+        throw new ConnectError("closed", "/", "The client was closed while connecting", {
+          cause: error,
+        });
+      }
       const timedOut = abort.signal.aborted;
       throw new ConnectError(
         timedOut ? "timeout" : "transport",
@@ -301,6 +308,11 @@ export class GameSocketClient<
       onClose: (cause) => this.#onClose(cause),
     });
     this.#listeners.emit("open");
+    if (this.#state !== "connecting") {
+      // An `open` listener closed the client.
+      await this.close();
+      throw new ConnectError("closed", "/", "The client was closed while connecting");
+    }
     const root = new ClientSocket<Listen, Emit>("/", ROOT_CHANNEL, this.#link);
     this.#sockets.set(ROOT_CHANNEL, root);
     this.#byName.set("/", root);
@@ -363,6 +375,7 @@ export class GameSocketClient<
     return this.#closed = this.#shutdown("client disconnect", true);
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
@@ -375,6 +388,8 @@ export class GameSocketClient<
     if (this.#state === "closed" || this.#transport === undefined) {
       this.#state = "closed";
       this.#timers.clear();
+      // Closed already (or closing): wait until every resource is released.
+      await this.#transport?.abort();
       return;
     }
     const wasOpen = this.#state === "open";
@@ -398,14 +413,16 @@ export class GameSocketClient<
     if (this.#state !== "closed") {
       const reason = reasonOf(cause);
       this.#closeReason ??= reason;
-      if (
-        cause.type === "protocol" && cause.error instanceof ProtocolError &&
-        cause.error.code === "unsupported_version"
-      ) {
-        error = new ConnectError("protocol_mismatch", "/", cause.error.message, {
-          cause: cause.error,
-        });
-      } else if (cause.type === "protocol" || cause.type === "error") {
+      if (cause.type === "protocol") {
+        const mismatch = cause.error instanceof ProtocolError &&
+          cause.error.code === "unsupported_version";
+        error = new ConnectError(
+          mismatch ? "protocol_mismatch" : "protocol_violation",
+          "/",
+          cause.error.message,
+          { cause: cause.error },
+        );
+      } else if (cause.type === "error") {
         error = new ConnectError("transport", "/", cause.error.message, { cause: cause.error });
       }
       this.#state = "closed";
@@ -423,7 +440,11 @@ export class GameSocketClient<
       const id = this.#outgoing.id(event);
       if (this.#declared.add(id)) {
         const status = transport.send(this.#outgoing.frame(id), volatile);
-        if (status !== "queued") return status;
+        if (status !== "queued") {
+          // Not sent (a dropped volatile frame): declare it with the next frame that is.
+          this.#declared.delete(id);
+          return status;
+        }
       }
     }
     return transport.send(frame, volatile);

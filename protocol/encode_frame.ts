@@ -29,6 +29,18 @@ function slabWithRoom(): BinaryWriter {
 }
 
 /**
+ * The frame just written to the slab at `start`. A frame that did not fit made the slab grow;
+ * it gets a buffer of its own and the slab is replaced, so the shared slab never grows past
+ * SLAB_SIZE (otherwise large frames would double it again and again, each copy held alive).
+ */
+function takeFrame(writer: BinaryWriter, start: number): Uint8Array {
+  if (writer.bytes.length <= SLAB_SIZE) return writer.bytes.subarray(start, writer.length);
+  const frame = writer.bytes.slice(start, writer.length);
+  slab = new BinaryWriter(SLAB_SIZE);
+  return frame;
+}
+
+/**
  * Appends one complete frame holding a message of `schema` to `writer`. Built-in schemas go in
  * control frames, all others in message frames. On an error nothing is appended.
  *
@@ -77,7 +89,7 @@ export function writeFrame<V extends object>(
  * The result is a view into a 64 KiB buffer that later frames share (never overwrite), as
  * msgpackr's `pack` does: it stays valid, but keeps that buffer alive while it is held. Copy it
  * (`slice()`) to keep one frame for long; use {@linkcode writeFrame} to encode into a buffer of
- * your own.
+ * your own. A frame too large for the shared buffer gets a buffer of its own.
  *
  * @param schema The message's schema.
  * @param value The message's value.
@@ -103,7 +115,7 @@ export function encodeFrame<V extends object>(
   const writer = slabWithRoom();
   const start = writer.length;
   writeFrame(writer, schema, value, options);
-  return writer.bytes.subarray(start, writer.length);
+  return takeFrame(writer, start);
 }
 
 /**
@@ -150,7 +162,7 @@ export function encodeRawFrame(data: Uint8Array, options?: EncodeFrameOptions): 
   const writer = slabWithRoom();
   const start = writer.length;
   writeRawFrame(writer, data, options);
-  return writer.bytes.subarray(start, writer.length);
+  return takeFrame(writer, start);
 }
 
 function writeHeader(writer: BinaryWriter, kind: FrameKind, channel: number): void {
@@ -241,5 +253,5 @@ export function rechannelFrame(frame: Uint8Array, channel: number): Uint8Array {
   writer.bytes[start + 1] = header;
   writer.raw(rest);
   finishFrame(writer, start, MAX_FRAME_SIZE_LIMIT);
-  return writer.bytes.subarray(start, writer.length);
+  return takeFrame(writer, start);
 }

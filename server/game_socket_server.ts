@@ -5,11 +5,13 @@
  */
 
 import { AckIds } from "../session/ack_tracker.ts";
+import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
 import { OutgoingEventNames } from "../session/event_names.ts";
 import { Listeners } from "../session/listeners.ts";
 import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
 import { StreamTransport } from "../transport/stream_transport.ts";
+import type { TransportAddress } from "../transport/transport.ts";
 import { Namespace } from "./namespace.ts";
 import { ServerConnection } from "./server_connection.ts";
 import type { ServerCore, ServerStats } from "./server_core.ts";
@@ -26,13 +28,28 @@ export interface GameSocketServerEvents<Socket> {
   connection: (socket: Socket) => void;
   /** A dynamic namespace was made, before its first socket connects: attach handlers here. */
   namespace: (nsp: Namespace) => void;
-  /** Something failed that has no better place to be reported: a handler, a connection. */
+  /**
+   * A connection closed and released its resources, whether or not it ever connected a
+   * namespace: how handshake timeouts, refused versions and failed TLS handshakes show.
+   */
+  connection_closed: (info: ConnectionClosedInfo) => void;
+  /** A handler failed and nothing closer listens for its errors. */
   error: (error: unknown) => void;
   /** The server closed. */
   close: () => void;
 }
 
-const EVENTS = new Set(["connection", "namespace", "error", "close"]);
+const EVENTS = new Set(["connection", "namespace", "connection_closed", "error", "close"]);
+
+/** What the server's `connection_closed` event tells. */
+export interface ConnectionClosedInfo {
+  /** The peer's address. */
+  readonly address: TransportAddress;
+  /** Why it closed; every socket of the connection disconnected with the same reason. */
+  readonly reason: DisconnectReason;
+  /** The read or write error (a reset, a failed TLS handshake) or the protocol fault, if any. */
+  readonly error?: Error;
+}
 
 /** Tells whether a namespace name is allowed by a dynamic namespace rule. */
 export type NamespacePattern = RegExp | ((name: string) => boolean);
@@ -109,10 +126,15 @@ export class GameSocketServer<
       connectionOpened: (connection) => {
         this.#pending.delete(connection);
       },
-      connectionClosed: (connection) => {
+      connectionClosed: (connection, reason, error) => {
         this.#connections.delete(connection);
         this.#pending.delete(connection);
         this.#stats.connections = this.#connections.size;
+        const address = connection.transport.remoteAddress;
+        this.#listeners.emit(
+          "connection_closed",
+          error === undefined ? { address, reason } : { address, reason, error },
+        );
       },
     };
     this.#namespaces.set("/", new Namespace("/", this.#core));
@@ -168,7 +190,8 @@ export class GameSocketServer<
   }
 
   /**
-   * Adds a listener: `connection` (a socket of `/`), `namespace`, `error`, `close`.
+   * Adds a listener: `connection` (a socket of `/`), `namespace`, `connection_closed`, `error`,
+   * `close`.
    *
    * @param event The event.
    * @param listener The listener.
@@ -182,6 +205,24 @@ export class GameSocketServer<
     if (!EVENTS.has(event)) throw new TypeError(`Servers have no "${event}" event`);
     if (event === "connection") this.root.on("connection", listener as never);
     else this.#listeners.on(event, listener);
+    return this;
+  }
+
+  /**
+   * Adds a listener that runs once.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This server.
+   * @throws {TypeError} For an event servers do not have.
+   */
+  once<E extends keyof GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>>(
+    event: E,
+    listener: GameSocketServerEvents<ServerSocket<Listen, Emit, Data>>[E],
+  ): this {
+    if (!EVENTS.has(event)) throw new TypeError(`Servers have no "${event}" event`);
+    if (event === "connection") this.root.once("connection", listener as never);
+    else this.#listeners.once(event, listener);
     return this;
   }
 
@@ -252,6 +293,7 @@ export class GameSocketServer<
     this.#listeners.emit("close");
   }
 
+  /** Same as `close()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

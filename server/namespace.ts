@@ -312,7 +312,7 @@ export class Namespace<
     const fresh = rooms.filter((room) => !mine.has(room));
     this.adapter.addAll(socket.id, fresh);
     if (!tell) return;
-    for (const room of rooms) {
+    for (const room of fresh) {
       socket.deliverControl(encodeFrame(RoomJoined, { room }, { channel: socket.channel }));
     }
   }

@@ -98,7 +98,7 @@ export class ServerConnection {
   tick(now: number): void {
     const options = this.#core.options;
     if (this.#state === "handshake") {
-      if (now - this.#openedAt >= options.handshakeTimeout) this.close("handshake timeout");
+      if (now - this.#openedAt >= options.handshakeTimeout) this.close("handshake timeout", false);
       return;
     }
     if (this.#state !== "open") return;
@@ -130,7 +130,11 @@ export class ServerConnection {
       const id = names.id(event);
       if (this.#declared.add(id)) {
         const status = this.transport.send(names.frame(id), volatile);
-        if (status !== "queued") return status;
+        if (status !== "queued") {
+          // Not sent (a dropped volatile frame): declare it with the next frame that is.
+          this.#declared.delete(id);
+          return status;
+        }
       }
     }
     return this.transport.send(frame, volatile);
@@ -203,8 +207,7 @@ export class ServerConnection {
       this.#closeReason = reason;
       this.#teardownSockets(reason);
     }
-    if (cause.type === "error") this.#core.reportError(cause.error);
-    this.#core.connectionClosed(this);
+    this.#core.connectionClosed(this, reason, "error" in cause ? cause.error : undefined);
   }
 
   #onFrame(frame: Frame): void {

@@ -6,6 +6,7 @@
  */
 
 import type { AckIds } from "../session/ack_tracker.ts";
+import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { OutgoingEventNames } from "../session/event_names.ts";
 import type { TimerQueue } from "../session/timer_queue.ts";
 import type { Namespace } from "./namespace.ts";
@@ -57,5 +58,5 @@ export interface ServerCore {
   /** A connection completed its first connect. */
   connectionOpened(connection: ServerConnection): void;
   /** A connection closed and released its resources. */
-  connectionClosed(connection: ServerConnection): void;
+  connectionClosed(connection: ServerConnection, reason: DisconnectReason, error?: Error): void;
 }

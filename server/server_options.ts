@@ -167,29 +167,13 @@ export interface GameSocketServerOptions {
   adapter?: AdapterFactory;
 }
 
-/** Options with every default filled in. */
-export interface ResolvedServerOptions {
-  readonly port: number;
-  readonly hostname: string;
-  readonly tls: TlsOptions | undefined;
-  readonly schemas: SchemaRegistry;
-  readonly maxFrameSize: number;
-  readonly heartbeatInterval: number;
-  readonly heartbeatTimeout: number;
-  readonly idleTimeout: number;
-  readonly handshakeTimeout: number;
-  readonly allowRaw: boolean;
-  readonly closeOnError: boolean;
-  readonly sendRoomEvents: boolean;
-  readonly maxConnections: number;
-  readonly sendQueueLimit: number;
-  readonly ackTimeout: number;
-  readonly maxAverageRtt: number;
-  readonly closeTimeout: number;
-  readonly readBufferSize: number;
-  readonly generateId: () => string;
-  readonly adapter: AdapterFactory;
-}
+/**
+ * The options with every default filled in (as `server.options` shows them): each field as in
+ * {@linkcode GameSocketServerOptions}, `schemas` always a registry, `tls` possibly `undefined`.
+ */
+export type ResolvedServerOptions =
+  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas">>>
+  & { readonly tls: TlsOptions | undefined; readonly schemas: SchemaRegistry };
 
 /**
  * Fills in defaults and checks ranges.

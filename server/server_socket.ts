@@ -11,6 +11,7 @@ import {
   ErrorCode,
   Event,
   PayloadType,
+  RoomJoined,
   RoomJoinError,
   RoomLeft,
   type Schema,
@@ -223,6 +224,15 @@ export class ServerSocket<
    * @throws {TypeError} For a reserved name that is not an event of sockets.
    */
   on<E extends keyof ServerSocketEvents>(event: E, listener: ServerSocketEvents[E]): this;
+  /**
+   * Adds a listener of an application event: it gets the payload and the event's info, and
+   * what it returns (or resolves to) is the acknowledgement when the sender asks for one.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
   on<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   on(event: string, listener: (...args: never[]) => unknown): this {
     if (LIFECYCLE.has(event)) this.#lifecycle.on(event, listener);
@@ -241,6 +251,14 @@ export class ServerSocket<
    * @returns This socket.
    */
   once<E extends keyof ServerSocketEvents>(event: E, listener: ServerSocketEvents[E]): this;
+  /**
+   * Adds a listener of an application event that runs once.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
   once<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   once(event: string, listener: (...args: never[]) => unknown): this {
     if (LIFECYCLE.has(event)) this.#lifecycle.once(event, listener);
@@ -523,7 +541,8 @@ export class ServerSocket<
   /** @ignore */
   receiveLeave(room: string): void {
     if (room === this.id) return;
-    this.nsp.leaveRoom(this, room, this.#core.options.sendRoomEvents);
+    // The reply below is the one RoomLeft; leaveRoom must not send another.
+    this.nsp.leaveRoom(this, room, false);
     this.#sendControl(encodeFrame(RoomLeft, { room }, { channel: this.channel }));
   }
 
@@ -570,7 +589,9 @@ export class ServerSocket<
     if (request.leave !== undefined && request.leave !== this.id) {
       this.nsp.leaveRoom(this, request.leave, true);
     }
-    this.nsp.joinRooms(this, [room], true);
+    this.nsp.joinRooms(this, [room], false);
+    // The answer to the request, even when the socket was in the room already.
+    this.#sendControl(encodeFrame(RoomJoined, { room }, { channel: this.channel }));
   }
 
   #encodeEvent(event: string, data: Payload, ackId: number | undefined): Uint8Array {

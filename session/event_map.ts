@@ -20,6 +20,7 @@ import type { Payload } from "./payload.ts";
  * interface or a type; each member should be a function type.
  */
 export interface EventsMap {
+  /** An event's handler signature. */
   // `any`, not a function type: an interface without an index signature is then still a map.
   // deno-lint-ignore no-explicit-any
   [event: string]: any;
@@ -28,7 +29,7 @@ export interface EventsMap {
 /** The map used when none is given: any event name, any payload, any reply. */
 export interface DefaultEvents {
   /** Any event: any payload, any reply. */
-  [event: string]: (data: Payload) => Payload | void;
+  [event: string]: (data: Payload) => Payload;
 }
 
 /** The event names of a map. */

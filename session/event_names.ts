@@ -61,6 +61,16 @@ export class DeclaredEventIds {
     this.#declared.add(id);
     return true;
   }
+
+  /**
+   * Forgets a declaration that was not sent after all (its frame was dropped or refused), so the
+   * next use of the id declares it again.
+   *
+   * @param id The id.
+   */
+  delete(id: number): void {
+    this.#declared.delete(id);
+  }
 }
 
 /** The receiver's table: names by id, for one direction of one connection. */

@@ -13,7 +13,8 @@ type Listener = (...args: any[]) => unknown;
  * reported to the `onError` callback, and the other listeners still run.
  */
 export class Listeners {
-  #map = new Map<string, Listener[]>();
+  /** Made on the first listener: most sockets never listen to most kinds of event. */
+  #map: Map<string, Listener[]> | undefined;
   #onError: (error: unknown, event: string) => void;
 
   /**
@@ -33,6 +34,7 @@ export class Listeners {
    */
   on(event: string, listener: Listener): void {
     if (typeof listener !== "function") throw new TypeError("A listener must be a function");
+    this.#map ??= new Map();
     const list = this.#map.get(event);
     if (list === undefined) this.#map.set(event, [listener]);
     else list.push(listener);
@@ -60,14 +62,14 @@ export class Listeners {
    */
   off(event: string, listener?: Listener): void {
     if (listener === undefined) {
-      this.#map.delete(event);
+      this.#map?.delete(event);
       return;
     }
-    const list = this.#map.get(event);
+    const list = this.#map?.get(event);
     if (list === undefined) return;
     const index = list.indexOf(listener);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.#map.delete(event);
+    if (list.length === 0) this.#map!.delete(event);
   }
 
   /**
@@ -77,7 +79,7 @@ export class Listeners {
    * @returns `true` when it has at least one.
    */
   has(event: string): boolean {
-    return this.#map.has(event);
+    return this.#map?.has(event) ?? false;
   }
 
   /**
@@ -89,7 +91,7 @@ export class Listeners {
    *   already reported), or `undefined` when there was none.
    */
   emit(event: string, ...args: unknown[]): unknown {
-    const list = this.#map.get(event);
+    const list = this.#map?.get(event);
     if (list === undefined) return undefined;
     let first: unknown;
     const snapshot = list.length === 1 ? list : [...list];

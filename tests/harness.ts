@@ -14,11 +14,7 @@ import {
   SchemaRegistry,
 } from "../protocol/mod.ts";
 import { GameSocketServer, type GameSocketServerOptions } from "../server.ts";
-import {
-  type ConnectOptions,
-  GameSocketClient,
-  type GameSocketClientOptions,
-} from "../client.ts";
+import { type ConnectOptions, GameSocketClient, type GameSocketClientOptions } from "../client.ts";
 
 /** A listening server that closes itself with `await using`. */
 export interface TestServer extends AsyncDisposable {
@@ -53,7 +49,9 @@ export function nextEvent<Args extends unknown[] = unknown[]>(
   target: { once(event: any, listener: (...args: any[]) => void): unknown },
   event: string,
 ): Promise<Args> {
-  return new Promise((resolve) => target.once(event, (...args: unknown[]) => resolve(args as Args)));
+  return new Promise((resolve) =>
+    target.once(event, (...args: unknown[]) => resolve(args as Args))
+  );
 }
 
 /** The frame a client sends first: Connect "/" on channel 0 with this build's version and fingerprint. */

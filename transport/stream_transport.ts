@@ -124,7 +124,10 @@ export class StreamTransport implements Transport {
       void this.abort();
       return "overflow";
     }
-    this.#queue.push(frame);
+    // A frame that waits behind a write in flight is copied out of the larger buffer it shares
+    // (encodeFrame's slab), or the queue would keep whole buffers alive that the cap never counts.
+    const waits = this.#writing !== undefined && frame.byteLength < frame.buffer.byteLength;
+    this.#queue.push(waits ? frame.slice() : frame);
     this.#queued += frame.length;
     this.stats.framesOut++;
     if (queued + frame.length > this.stats.maxQueuedBytes) {
