@@ -23,9 +23,6 @@ export {
   type ResolvedClientOptions,
 } from "./client/client_options.ts";
 export {
-  type ClientAckOptions,
-  type ClientEmitOptions,
-  type ClientEmitStatus,
   ClientSocket,
   type ClientSocketEvents,
   type HandshakeInfo,

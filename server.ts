@@ -52,9 +52,6 @@ export {
   type TlsOptions,
 } from "./server/server_options.ts";
 export {
-  type AckOptions,
-  type EmitOptions,
-  type EmitStatus,
   ServerSocket,
   type ServerSocketEvents,
   type SocketHandshake,

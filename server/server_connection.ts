@@ -251,7 +251,8 @@ export class ServerConnection {
           value.ackId,
         );
       } else if (schema === Ack) {
-        socket.receiveAck(frame.value as unknown as AckValue);
+        const { ackId, payloadType, payload, error } = frame.value as unknown as AckValue;
+        socket.receiveAck(ackId, payloadType, payload, error);
       } else if (schema === RoomEvent) {
         const value = frame.value as unknown as RoomEventValue;
         socket.receiveEvent(

@@ -30,3 +30,10 @@ export {
 } from "./event_map.ts";
 export { MAX_EVENT_NAMES } from "./event_names.ts";
 export { type JsonValue, message, type Payload, SchemaMessage } from "./payload.ts";
+export {
+  type AckOptions,
+  type EmitOptions,
+  type EmitStatus,
+  SocketBase,
+  type SocketPort,
+} from "./socket_base.ts";

@@ -1,0 +1,478 @@
+/**
+ * What a namespace socket is on either side: listeners of lifecycle events, application events
+ * and message frames; emits with and without acknowledgement; and the handling of incoming
+ * events and acks. `ServerSocket` and `ClientSocket` extend it with what only one side has.
+ *
+ * @module
+ */
+
+import {
+  Ack,
+  encodeFrame,
+  encodeRawFrame,
+  Event,
+  PayloadType,
+  type Schema,
+  type SchemaRegistry,
+} from "../protocol/mod.ts";
+import type { SendStatus } from "../transport/transport.ts";
+import { type AckOutcome, AckTracker } from "./ack_tracker.ts";
+import { SocketClosedError } from "./errors.ts";
+import {
+  checkEventName,
+  type EmitArgs,
+  type EventHandler,
+  type EventInfo,
+  type EventNames,
+  type EventReply,
+  type EventsMap,
+} from "./event_map.ts";
+import { Listeners } from "./listeners.ts";
+import { decodePayload, encodePayload, type Payload } from "./payload.ts";
+import type { TimerQueue } from "./timer_queue.ts";
+
+/**
+ * What became of an emit:
+ * - `sent`: queued for the peer;
+ * - `dropped`: volatile, and the connection's send queue was full, so it was discarded;
+ * - `overflow`: the send queue was full, so the connection closed (`send queue overflow`);
+ * - `closed`: the socket was disconnected already, so nothing happened.
+ */
+export type EmitStatus = "sent" | "dropped" | "overflow" | "closed";
+
+/** Options of `emit`, `send` and `sendRaw`. */
+export interface EmitOptions {
+  /**
+   * Whether the frame may be dropped (and counted) when the connection's send queue is full,
+   * rather than closing the connection. For state that the next update replaces.
+   *
+   * @default {false}
+   */
+  volatile?: boolean;
+}
+
+/** Options of `emitWithAck`. */
+export interface AckOptions {
+  /**
+   * Milliseconds to wait for the acknowledgement.
+   *
+   * @default {the `ackTimeout` option of the server or client (10000)}
+   */
+  timeout?: number;
+}
+
+/** What a socket needs from its side of the connection. */
+export interface SocketPort {
+  /** The namespace's name. */
+  readonly namespace: string;
+  /** The channel the namespace uses on the connection. */
+  readonly channel: number;
+  /** The application's schemas, for message payloads. */
+  readonly schemas: SchemaRegistry;
+  /** The one timer queue, for ack timeouts. */
+  readonly timers: TimerQueue;
+  /** The default ack timeout, in milliseconds. */
+  readonly ackTimeout: number;
+  /** The largest frame the peer accepts. */
+  maxFrameSize(): number;
+  /** A fresh ack id. */
+  nextAckId(): number;
+  /** The id of an event name in this direction. */
+  eventId(event: string): number;
+  /** Sends a frame (after declaring `event` where needed). */
+  send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus;
+  /** Counts a frame this socket encoded. */
+  encoded(): void;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyListener = (...args: any[]) => unknown;
+
+/**
+ * The part of a namespace socket that both sides share.
+ *
+ * @typeParam Listen Events the peer sends (what `on` hears).
+ * @typeParam Emit Events this side sends (what `emit` takes).
+ * @typeParam Lifecycle The socket's own events (`disconnect` and the like).
+ */
+export abstract class SocketBase<
+  Listen extends EventsMap,
+  Emit extends EventsMap,
+  Lifecycle extends EventsMap,
+> {
+  /** The channel the namespace uses on this connection. */
+  readonly channel: number;
+  #port: SocketPort;
+  #lifecycleNames: ReadonlySet<string>;
+  #lifecycle: Listeners;
+  #events: Listeners;
+  #messages: Listeners;
+  #acks: AckTracker;
+
+  /**
+   * Sets up listeners and the ack tracker.
+   *
+   * @param port What the socket needs from its side of the connection.
+   * @param lifecycleNames The names of the socket's own events.
+   */
+  protected constructor(port: SocketPort, lifecycleNames: ReadonlySet<string>) {
+    this.#port = port;
+    this.channel = port.channel;
+    this.#lifecycleNames = lifecycleNames;
+    this.#acks = new AckTracker(port.timers);
+    this.#lifecycle = new Listeners((error, event) => {
+      if (event === "error") this.unhandledError(error);
+      else this.reportError(error);
+    });
+    this.#events = new Listeners((error) => this.reportError(error));
+    this.#messages = new Listeners((error) => this.reportError(error));
+  }
+
+  /** Whether the socket is connected (emits are sent). */
+  abstract get connected(): boolean;
+
+  /**
+   * Adds a listener of one of the socket's own events.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   */
+  on<E extends keyof Lifecycle & string>(event: E, listener: Lifecycle[E]): this;
+  /**
+   * Adds a listener of an application event: it gets the payload and the event's info, and
+   * what it returns (or resolves to) is the acknowledgement when the sender asks for one.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
+  on<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
+  on(event: string, listener: AnyListener): this {
+    this.#listenersOf(event).on(event, listener);
+    return this;
+  }
+
+  /**
+   * Adds a listener of one of the socket's own events that runs once.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   */
+  once<E extends keyof Lifecycle & string>(event: E, listener: Lifecycle[E]): this;
+  /**
+   * Adds a listener of an application event that runs once.
+   *
+   * @param event The event.
+   * @param listener The listener.
+   * @returns This socket.
+   * @throws {TypeError} For a reserved or invalid name.
+   */
+  once<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
+  once(event: string, listener: AnyListener): this {
+    this.#listenersOf(event).once(event, listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener, or all of an event's.
+   *
+   * @param event The event.
+   * @param listener The listener; every one of the event when absent.
+   * @returns This socket.
+   */
+  off(event: string, listener?: AnyListener): this {
+    (this.#lifecycleNames.has(event) ? this.#lifecycle : this.#events).off(event, listener);
+    return this;
+  }
+
+  /**
+   * Adds a listener of an application message sent as a message frame (`send` on the other
+   * side): the cheapest form, for game state.
+   *
+   * @param schema The message's schema.
+   * @param listener Gets the message's value.
+   * @returns This socket.
+   */
+  onMessage<V extends object>(schema: Schema<V>, listener: (value: V) => void): this {
+    this.#messages.on(messageKey(schema), listener);
+    return this;
+  }
+
+  /**
+   * Removes a message listener, or all of a schema's.
+   *
+   * @param schema The message's schema.
+   * @param listener The listener; every one of the schema when absent.
+   * @returns This socket.
+   */
+  offMessage<V extends object>(schema: Schema<V>, listener?: (value: V) => void): this {
+    this.#messages.off(messageKey(schema), listener as AnyListener | undefined);
+    return this;
+  }
+
+  /**
+   * Sends an event to the peer.
+   *
+   * @param event The event's name.
+   * @param args The payload, then options (`volatile`).
+   * @returns What became of it; `closed` (a no-op) when the socket is disconnected.
+   * @throws {TypeError} For a reserved or invalid name, or a payload that cannot be encoded.
+   * @throws {RangeError} When the payload exceeds 65535 bytes or the frame the peer's limit.
+   */
+  emit<E extends EventNames<Emit>>(event: E, ...args: EmitArgs<Emit[E], EmitOptions>): EmitStatus {
+    checkEventName(event);
+    const [data, options] = args;
+    if (!this.connected) return "closed";
+    const frame = this.#encodeEvent(event, data as Payload, undefined);
+    return this.transmit(frame, options?.volatile ?? false, event);
+  }
+
+  /**
+   * Sends an event and waits for the peer's acknowledgement (its handler's return value).
+   *
+   * @param event The event's name.
+   * @param args The payload, then options (`timeout`).
+   * @returns The reply.
+   * @throws {AckTimeoutError} When no acknowledgement arrives in time.
+   * @throws {AckError} When the peer's handler failed, or it had none.
+   * @throws {SocketClosedError} When the socket is or becomes disconnected first.
+   */
+  emitWithAck<E extends EventNames<Emit>>(
+    event: E,
+    ...args: EmitArgs<Emit[E], AckOptions>
+  ): Promise<EventReply<Emit[E]>> {
+    try {
+      checkEventName(event);
+      const [data, options] = args;
+      if (!this.connected) return Promise.reject(this.#closedError());
+      const port = this.#port;
+      const ackId = port.nextAckId();
+      const frame = this.#encodeEvent(event, data as Payload, ackId);
+      return new Promise((resolve, reject) => {
+        this.expectAck(ackId, event, options?.timeout ?? port.ackTimeout, (outcome) => {
+          if (outcome.ok) resolve(outcome.value as EventReply<Emit[E]>);
+          else reject(outcome.error);
+        });
+        if (this.transmit(frame, false, event) !== "sent") {
+          this.#acks.settle(ackId, { ok: false, error: this.#closedError() });
+        }
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Sends an application message as a message frame: no event name, no payload type, the
+   * cheapest form. The peer hears it with `onMessage(schema, ...)`.
+   *
+   * @param schema The message's schema (registered on both sides).
+   * @param value The message.
+   * @param options `volatile`.
+   * @returns What became of it.
+   * @throws {TypeError} When a field is missing or has the wrong type.
+   * @throws {RangeError} When a value is out of range, or the frame exceeds the peer's limit.
+   */
+  send<V extends object>(schema: Schema<V>, value: V, options?: EmitOptions): EmitStatus {
+    if (!this.connected) return "closed";
+    const port = this.#port;
+    const frame = encodeFrame(schema, value, {
+      channel: this.channel,
+      maxFrameSize: port.maxFrameSize(),
+    });
+    port.encoded();
+    return this.transmit(frame, options?.volatile ?? false);
+  }
+
+  /**
+   * Sends raw bytes on the socket's channel (a raw frame), for a peer that allows them.
+   *
+   * @param data The bytes.
+   * @param options `volatile`.
+   * @returns What became of them.
+   */
+  sendRaw(data: Uint8Array, options?: EmitOptions): EmitStatus {
+    if (!this.connected) return "closed";
+    const frame = encodeRawFrame(data, {
+      channel: this.channel,
+      maxFrameSize: this.#port.maxFrameSize(),
+    });
+    return this.transmit(frame, options?.volatile ?? false);
+  }
+
+  /** Acknowledgements awaited from the peer, and those ignored (late, duplicate, unknown). */
+  get ackStats(): { readonly pending: number; readonly ignored: number } {
+    return { pending: this.#acks.size, ignored: this.#acks.ignored };
+  }
+
+  /**
+   * Awaits an acknowledgement. Called by `emitWithAck` and by broadcasts with acks.
+   *
+   * @ignore
+   */
+  expectAck(
+    ackId: number,
+    event: string,
+    timeout: number,
+    settle: (outcome: AckOutcome) => void,
+  ): void {
+    this.#acks.add(ackId, event, timeout, settle);
+  }
+
+  /**
+   * An event arrived: decode its payload, call its listeners, answer when asked.
+   *
+   * @ignore
+   */
+  receiveEvent(
+    event: string,
+    payloadType: number,
+    payload: Uint8Array | undefined,
+    ackId: number | undefined,
+    room?: string,
+    sender?: string,
+  ): void {
+    const data = decodePayload(payloadType, payload, this.#port.schemas);
+    const info: EventInfo = {
+      wantsAck: ackId !== undefined,
+      ...(room === undefined ? {} : { room }),
+      ...(sender === undefined ? {} : { sender }),
+    };
+    if (!this.#events.has(event)) {
+      if (ackId !== undefined) this.#replyError(ackId, `No handler for "${event}"`);
+      return;
+    }
+    const result = this.#events.emit(event, data, info);
+    if (ackId === undefined) return;
+    if (result instanceof Promise) {
+      result.then(
+        (value) => this.#reply(ackId, value),
+        (error) => this.#replyError(ackId, error instanceof Error ? error.message : String(error)),
+      );
+    } else this.#reply(ackId, result);
+  }
+
+  /**
+   * An acknowledgement arrived.
+   *
+   * @ignore
+   */
+  receiveAck(ackId: number, payloadType: number, payload?: Uint8Array, error?: string): void {
+    if (error !== undefined) this.#acks.fail(ackId, error);
+    else {
+      const data = decodePayload(payloadType, payload, this.#port.schemas);
+      this.#acks.settle(ackId, { ok: true, value: data });
+    }
+  }
+
+  /**
+   * A message frame arrived.
+   *
+   * @ignore
+   */
+  receiveMessage(schema: Schema<object>, value: object): void {
+    this.#messages.emit(messageKey(schema), value);
+  }
+
+  /**
+   * Calls the listeners of one of the socket's own events.
+   *
+   * @param event The event.
+   * @param args Its arguments.
+   */
+  protected emitLifecycle(event: keyof Lifecycle & string, ...args: unknown[]): void {
+    this.#lifecycle.emit(event, ...args);
+  }
+
+  /**
+   * Rejects every acknowledgement still awaited, when the socket disconnects.
+   *
+   * @param error What each awaiting caller gets.
+   */
+  protected failAcks(error: Error): void {
+    this.#acks.failAll(error);
+  }
+
+  /**
+   * Sends a frame the socket made; subclasses count it.
+   *
+   * @param frame The frame.
+   * @param volatile Whether it may be dropped when the queue is full.
+   * @param event The event name its id stands for.
+   * @returns What became of it.
+   */
+  protected transmit(frame: Uint8Array, volatile: boolean, event?: string): EmitStatus {
+    const status = this.#port.send(frame, volatile, event);
+    return status === "queued" ? "sent" : status;
+  }
+
+  /**
+   * Reports a listener's error: on the socket's `error` event when it has listeners, else to
+   * {@linkcode SocketBase.unhandledError}.
+   *
+   * @param error What the listener threw.
+   */
+  protected reportError(error: unknown): void {
+    if (this.#lifecycle.has("error")) this.#lifecycle.emit("error", error);
+    else this.unhandledError(error);
+  }
+
+  /**
+   * Where an error goes that no `error` listener of the socket took.
+   *
+   * @param error The error.
+   */
+  protected abstract unhandledError(error: unknown): void;
+
+  #listenersOf(event: string): Listeners {
+    if (this.#lifecycleNames.has(event)) return this.#lifecycle;
+    checkEventName(event);
+    return this.#events;
+  }
+
+  #closedError(): SocketClosedError {
+    return new SocketClosedError(this.#port.namespace);
+  }
+
+  #encodeEvent(event: string, data: Payload, ackId: number | undefined): Uint8Array {
+    const port = this.#port;
+    const frame = encodeFrame(Event, {
+      event: port.eventId(event),
+      ...encodePayload(data),
+      ...(ackId === undefined ? {} : { ackId }),
+    }, { channel: this.channel, maxFrameSize: port.maxFrameSize() });
+    port.encoded();
+    return frame;
+  }
+
+  #reply(ackId: number, value: unknown): void {
+    if (!this.connected) return;
+    let frame: Uint8Array;
+    try {
+      frame = encodeFrame(Ack, { ackId, ...encodePayload(value as Payload) }, {
+        channel: this.channel,
+        maxFrameSize: this.#port.maxFrameSize(),
+      });
+    } catch (error) {
+      this.reportError(error);
+      return this.#replyError(ackId, "The reply could not be encoded");
+    }
+    this.transmit(frame, false);
+  }
+
+  #replyError(ackId: number, message: string): void {
+    if (!this.connected) return;
+    const text = message.length > 1000 ? message.slice(0, 1000) : message;
+    const frame = encodeFrame(Ack, { ackId, payloadType: PayloadType.None, error: text }, {
+      channel: this.channel,
+    });
+    this.transmit(frame, false);
+  }
+}
+
+function messageKey(schema: Schema<object>): string {
+  return `${schema.code}.${schema.version}`;
+}
