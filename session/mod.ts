@@ -37,3 +37,4 @@ export {
   SocketBase,
   type SocketPort,
 } from "./socket_base.ts";
+export { type TimerEntry, TimerQueue } from "./timer_queue.ts";

@@ -183,8 +183,9 @@ export abstract class SocketBase<
    * @param listener The listener; every one of the event when absent.
    * @returns This socket.
    */
-  off(event: string, listener?: AnyListener): this {
-    (this.#lifecycleNames.has(event) ? this.#lifecycle : this.#events).off(event, listener);
+  off(event: string, listener?: (...args: never[]) => unknown): this {
+    const listeners = this.#lifecycleNames.has(event) ? this.#lifecycle : this.#events;
+    listeners.off(event, listener as AnyListener | undefined);
     return this;
   }
 

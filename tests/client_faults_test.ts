@@ -27,51 +27,16 @@ import {
   type GameSocketClientOptions,
   SocketClosedError,
 } from "../client.ts";
-import { connectClient, nextEvent, RawPeer, startServer, type TestServer } from "./harness.ts";
-
-/** How long a test waits for what should come at once: a bug fails the test, never hangs it. */
-const DEADLINE = 3000;
-
-/** Settles as `promise` does, or rejects when {@linkcode DEADLINE} passes first. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Waited ${DEADLINE} ms for ${what}`)), DEADLINE);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The arguments of the next `event` of an emitter, within {@linkcode DEADLINE}. */
-function eventOf<Args extends unknown[] = unknown[]>(
-  target: Parameters<typeof nextEvent>[0],
-  event: string,
-): Promise<Args> {
-  return within(nextEvent<Args>(target, event), `"${event}"`);
-}
-
-/** The peer's next frame, within {@linkcode DEADLINE}. */
-function next(peer: RawPeer): Promise<Frame | undefined> {
-  return within(peer.next(), "a frame");
-}
-
-/** The peer's frames until the stream ends, within {@linkcode DEADLINE}. */
-function rest(peer: RawPeer): Promise<Frame[]> {
-  return within(peer.rest(), "the end of the stream");
-}
-
-/**
- * Starts an acknowledged `echo` now, to be awaited after a fault. Marked handled, so that when
- * the test fails first, its own assertion is reported rather than this promise's rejection.
- */
-function echoInFlight(client: GameSocketClient, value: number | string): Promise<unknown> {
-  const reply = client.root!.emitWithAck("echo", value, { timeout: 2000 });
-  reply.catch(() => {});
-  return reply;
-}
+import { connectClient, RawPeer, startServer, type TestServer } from "./harness.ts";
+import {
+  assertEchoes,
+  echoInFlight,
+  eventOf,
+  nextFrame,
+  rejection,
+  restFrames,
+  within,
+} from "./within.ts";
 
 /** A listener on 127.0.0.1 that plays the server by hand. */
 interface FakeServer extends AsyncDisposable {
@@ -113,11 +78,6 @@ async function startBystander(): Promise<
   };
 }
 
-/** Asserts that the bystander still gets its acknowledgements. */
-async function assertEchoes(client: GameSocketClient, value: number): Promise<void> {
-  assert.equal(await within(echoInFlight(client, value), "an echo"), value);
-}
-
 /** A client that records its `error` events (so none goes to the console). */
 function recordingClient(
   options: GameSocketClientOptions = {},
@@ -151,23 +111,6 @@ function assertFirstConnect(frame: Frame | undefined): void {
   assert.equal(frame.value.protocolVersion, PROTOCOL_VERSION);
 }
 
-/** Asserts that `promise` rejects with an instance of `type`, and returns the error. */
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  type: new (...args: any[]) => E,
-): Promise<E> {
-  let caught: unknown;
-  await assert.rejects(
-    within(promise, `a ${type.name}`).catch((error: unknown) => {
-      caught = error;
-      throw error;
-    }),
-    type,
-  );
-  return caught as E;
-}
-
 /**
  * Connects a client to a fake server that answers the first Connect with `reply`; resolves with
  * the connect's ConnectError.
@@ -180,13 +123,13 @@ async function connectRefused(
   const { client, errors } = recordingClient(options);
   const connecting = client.connect("127.0.0.1", fake.port);
   await using peer = await fake.accept();
-  assertFirstConnect(await next(peer));
+  assertFirstConnect(await nextFrame(peer));
   await peer.write(reply);
   const error = await rejection(connecting, ConnectError);
   assert.equal(client.state, "closed");
   assert.equal(client.root, undefined);
   // The client ends the stream: nothing more comes.
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   return { error, errors, client };
 }
 
@@ -197,7 +140,7 @@ Deno.test("client closes with protocol error when the server sends a frame above
   await using _client = client;
   const connecting = client.connect("127.0.0.1", fake.port);
   await using peer = await fake.accept();
-  assertFirstConnect(await next(peer));
+  assertFirstConnect(await nextFrame(peer));
   await peer.write(handshakeFrame());
   const root = await within(connecting, "the connect");
   const closed = eventOf<[DisconnectReason]>(client, "close");
@@ -214,7 +157,7 @@ Deno.test("client closes with protocol error when the server sends a frame above
   // It stopped at the prefix: far less was read than was sent, and nothing waits for the rest.
   assert.ok(client.stats!.bytesIn < 8192, `read ${client.stats!.bytesIn} bytes`);
   assert.equal(root.emit("echo", 1), "closed");
-  await rest(peer);
+  await restFrames(peer);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(bystander.client, 2);
 });
@@ -290,7 +233,7 @@ Deno.test("client connect rejects with timeout when the server never answers", a
   const started = performance.now();
   const connecting = client.connect("127.0.0.1", fake.port);
   await using peer = await fake.accept();
-  assertFirstConnect(await next(peer));
+  assertFirstConnect(await nextFrame(peer));
   const during = echoInFlight(bystander.client, 1);
   const error = await rejection(connecting, ConnectError);
   const elapsed = performance.now() - started;
@@ -300,7 +243,7 @@ Deno.test("client connect rejects with timeout when the server never answers", a
   assert.ok(elapsed < 2000, `timed out after ${elapsed} ms`);
   assert.equal(client.state, "closed");
   assert.deepEqual(errors, []);
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
 });
 
@@ -348,14 +291,14 @@ Deno.test("client socket rejects pending acks and joins with SocketClosedError w
   await using _client = client;
   const connecting = client.connect("127.0.0.1", fake.port);
   await using peer = await fake.accept();
-  assertFirstConnect(await next(peer));
+  assertFirstConnect(await nextFrame(peer));
   await peer.write(handshakeFrame());
   const root = await within(connecting, "the connect");
   const closed = eventOf<[DisconnectReason]>(client, "close");
   const ack = rejection(root.emitWithAck("echo", 1, { timeout: 5000 }), SocketClosedError);
   const join = rejection(root.join("room", { timeout: 5000 }), SocketClosedError);
   // The server reads the event name, the event and the join, and then goes away.
-  for (let i = 0; i < 3; i++) assert.ok((await next(peer)) !== undefined);
+  for (let i = 0; i < 3; i++) assert.ok((await nextFrame(peer)) !== undefined);
   peer.close();
   await ack;
   await join;

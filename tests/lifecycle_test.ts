@@ -13,48 +13,8 @@ import {
   GameSocketClient,
   SocketClosedError,
 } from "../client.ts";
-import { connectClient, nextEvent, RawPeer, startServer, type TestClient } from "./harness.ts";
-
-/** How long a test waits for what should come at once: a bug fails the test, never hangs it. */
-const DEADLINE = 3000;
-
-/** Settles as `promise` does, or rejects when {@linkcode DEADLINE} passes first. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Waited ${DEADLINE} ms for ${what}`)), DEADLINE);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The arguments of the next `event` of an emitter, within {@linkcode DEADLINE}. */
-function eventOf<Args extends unknown[] = unknown[]>(
-  target: Parameters<typeof nextEvent>[0],
-  event: string,
-): Promise<Args> {
-  return within(nextEvent<Args>(target, event), `"${event}"`);
-}
-
-/** Asserts that `promise` rejects with an instance of `type` (within the deadline); returns it. */
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  type: new (...args: any[]) => E,
-): Promise<E> {
-  let caught: unknown;
-  await assert.rejects(
-    within(promise, `a ${type.name}`).catch((error: unknown) => {
-      caught = error;
-      throw error;
-    }),
-    type,
-  );
-  return caught as E;
-}
+import { connectClient, RawPeer, startServer, type TestClient } from "./harness.ts";
+import { eventOf, rejection, within } from "./within.ts";
 
 Deno.test("server.close() disconnects every client with server shutting down", async () => {
   await using test = await startServer();

@@ -34,50 +34,15 @@ import {
   startServer,
   type TestServer,
 } from "./harness.ts";
-
-/** How long a test waits for what should come at once: a bug fails the test, never hangs it. */
-const DEADLINE = 3000;
-
-/** Settles as `promise` does, or rejects when {@linkcode DEADLINE} passes first. */
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Waited ${DEADLINE} ms for ${what}`)), DEADLINE);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** The arguments of the next `event` of an emitter, within {@linkcode DEADLINE}. */
-function eventOf<Args extends unknown[] = unknown[]>(
-  target: Parameters<typeof nextEvent>[0],
-  event: string,
-): Promise<Args> {
-  return within(nextEvent<Args>(target, event), `"${event}"`);
-}
-
-/** The peer's next frame, within {@linkcode DEADLINE}. */
-function next(peer: RawPeer): Promise<Frame | undefined> {
-  return within(peer.next(), "a frame");
-}
-
-/** The peer's frames until the stream ends, within {@linkcode DEADLINE}. */
-function rest(peer: RawPeer): Promise<Frame[]> {
-  return within(peer.rest(), "the end of the stream");
-}
-
-/**
- * Starts an acknowledged `echo` now, to be awaited after a fault. Marked handled, so that when
- * the test fails first, its own assertion is reported rather than this promise's rejection.
- */
-function echoInFlight(client: GameSocketClient, value: number | string): Promise<unknown> {
-  const reply = client.root!.emitWithAck("echo", value, { timeout: 2000 });
-  reply.catch(() => {});
-  return reply;
-}
+import {
+  assertEchoes,
+  echoInFlight,
+  eventOf,
+  nextFrame,
+  rejection,
+  restFrames,
+  within,
+} from "./within.ts";
 
 /** A server whose `/` and `/game` sockets answer `echo` with its payload. */
 async function startEchoServer(options: GameSocketServerOptions = {}): Promise<TestServer> {
@@ -86,11 +51,6 @@ async function startEchoServer(options: GameSocketServerOptions = {}): Promise<T
   test.server.on("connection", echo);
   test.server.of("/game").on("connection", echo);
   return test;
-}
-
-/** Asserts that a well-behaved client still gets its acknowledgements. */
-async function assertEchoes(client: GameSocketClient, value: number): Promise<void> {
-  assert.equal(await within(echoInFlight(client, value), "an echo"), value);
 }
 
 /** Collects the server's `error` events (servers have `on`, not `once`). */
@@ -107,7 +67,7 @@ async function handshakenPeer(
   const accepted = eventOf<[ServerSocket]>(test.server.root, "connection");
   const peer = await RawPeer.connect(test.port);
   await peer.write(rootConnect());
-  const handshake = await next(peer);
+  const handshake = await nextFrame(peer);
   assert.ok(handshake?.type === "control" && handshake.schema === Handshake);
   const [socket] = await accepted;
   // Bounded where it is awaited: a deadline started now could expire unawaited.
@@ -125,30 +85,13 @@ function assertErrorFrame(frame: Frame | undefined, code: ErrorCode): Record<str
 
 /** Asserts that the peer gets `Error {ProtocolViolation}` and then the end of the stream. */
 async function assertViolationThenEnd(peer: RawPeer): Promise<void> {
-  assertErrorFrame(await next(peer), ErrorCode.ProtocolViolation);
-  assert.deepEqual(await rest(peer), []);
+  assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolViolation);
+  assert.deepEqual(await restFrames(peer), []);
 }
 
 /** The bytes of an event frame with an application-chosen event id. */
 function eventFrame(event: number, channel = 0): Uint8Array {
   return encodeFrame(Event, { event, payloadType: 0 }, { channel }).slice();
-}
-
-/** Asserts that `promise` rejects with an instance of `type`, and returns the error. */
-async function rejection<E extends Error>(
-  promise: Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
-  type: new (...args: any[]) => E,
-): Promise<E> {
-  let caught: unknown;
-  await assert.rejects(
-    within(promise, `a ${type.name}`).catch((error: unknown) => {
-      caught = error;
-      throw error;
-    }),
-    type,
-  );
-  return caught as E;
 }
 
 /** Resolves with the next `connection_closed` event's info. */
@@ -198,14 +141,14 @@ Deno.test("server answers an unknown namespace with InvalidNamespace and keeps t
   const { peer, gone } = await handshakenPeer(test);
   await using _peer = peer;
   await peer.write(encodeFrame(Connect, { namespace: "/nowhere", channel: 1 }));
-  const refusal = assertErrorFrame(await next(peer), ErrorCode.InvalidNamespace);
+  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.InvalidNamespace);
   assert.equal(refusal.namespace, "/nowhere");
   await assertEchoes(witness, 1);
 
   // The connection is still usable: the same channel can connect a namespace that exists.
   const joined = eventOf<[ServerSocket]>(test.server.of("/game"), "connection");
   await peer.write(encodeFrame(Connect, { namespace: "/game", channel: 1 }));
-  const handshake = await next(peer);
+  const handshake = await nextFrame(peer);
   assert.ok(handshake?.type === "control" && handshake.schema === Handshake);
   assert.equal(handshake.channel, 1);
   assert.equal(handshake.value.namespace, "/game");
@@ -228,7 +171,7 @@ Deno.test("server closes a connection that sends an unregistered schema with pro
   const accepted = eventOf<[ServerSocket]>(test.server.root, "connection");
   await using peer = await RawPeer.connect(test.port, { schemas });
   await peer.write(rootConnect(schemas));
-  assert.equal((await next(peer))?.type, "control");
+  assert.equal((await nextFrame(peer))?.type, "control");
   const [socket] = await accepted;
   const gone = nextEvent<[DisconnectReason]>(socket, "disconnect");
   const during = echoInFlight(witness, 7);
@@ -249,9 +192,9 @@ Deno.test("server closes a connection whose length prefix exceeds maxFrameSize",
   // Length 5000 (varuint 88 27), a message header, then a little of the claimed body.
   await peer.write(new Uint8Array([0x88, 0x27, 0x11, 0x00, ...new Uint8Array(64)]));
   assert.deepEqual(await within(gone, "the disconnect"), ["protocol error"]);
-  const refusal = assertErrorFrame(await next(peer), ErrorCode.ProtocolViolation);
+  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolViolation);
   assert.match(String(refusal.message), /5000/);
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(witness, 2);
   assert.equal(test.server.root.sockets.size, 1);
@@ -282,8 +225,8 @@ Deno.test("server closes a connection that sends garbage bytes with protocol err
     await using _peer = peer;
     await peer.write(new Uint8Array(bytes));
     assert.deepEqual(await within(gone, "the disconnect"), ["protocol error"], name);
-    assertErrorFrame(await next(peer), code);
-    assert.deepEqual(await rest(peer), [], name);
+    assertErrorFrame(await nextFrame(peer), code);
+    assert.deepEqual(await restFrames(peer), [], name);
     await assertEchoes(witness, bytes.length);
   }
   assert.equal(test.server.root.sockets.size, 1);
@@ -298,9 +241,9 @@ Deno.test("server closes a connection that sends an event id it never declared",
   socket.on("echo", () => heard = true);
   await peer.write(eventFrame(0));
   assert.deepEqual(await within(gone, "the disconnect"), ["protocol error"]);
-  const refusal = assertErrorFrame(await next(peer), ErrorCode.ProtocolViolation);
+  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolViolation);
   assert.match(String(refusal.message), /never declared/);
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(heard, false);
   await assertEchoes(witness, 1);
 });
@@ -316,9 +259,9 @@ Deno.test("server refuses a Connect of another protocol version with ProtocolMis
     protocolVersion: 2,
     schemaFingerprint: new SchemaRegistry().fingerprint,
   }));
-  const refusal = assertErrorFrame(await next(peer), ErrorCode.ProtocolMismatch);
+  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolMismatch);
   assert.equal(refusal.namespace, "/");
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
   assert.equal(test.server.root.sockets.size, 1);
 });
@@ -333,9 +276,9 @@ Deno.test("server answers a frame with header version 2 with ProtocolMismatch an
   {
     await using peer = await RawPeer.connect(test.port);
     await peer.write(ping);
-    const refusal = assertErrorFrame(await next(peer), ErrorCode.ProtocolMismatch);
+    const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolMismatch);
     assert.match(String(refusal.message), /version/);
-    assert.deepEqual(await rest(peer), []);
+    assert.deepEqual(await restFrames(peer), []);
   }
   // After the handshake: the socket disconnects with "protocol error".
   const { peer, gone } = await handshakenPeer(test);
@@ -343,8 +286,8 @@ Deno.test("server answers a frame with header version 2 with ProtocolMismatch an
   const during = echoInFlight(witness, 1);
   await peer.write(ping);
   assert.deepEqual(await within(gone, "the disconnect"), ["protocol error"]);
-  assertErrorFrame(await next(peer), ErrorCode.ProtocolMismatch);
-  assert.deepEqual(await rest(peer), []);
+  assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolMismatch);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(witness, 2);
 });
@@ -378,7 +321,7 @@ Deno.test("server closes a connection that sends nothing within handshakeTimeout
   const closed = nextClose(test.server);
   await using peer = await RawPeer.connect(test.port);
   // The server says nothing (no socket was made, so no Disconnect) and ends the stream.
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal((await within(closed, "the close")).reason, "handshake timeout");
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 90, `closed after ${elapsed} ms, before the handshake timeout`);
@@ -401,7 +344,7 @@ Deno.test("server disconnects a half-closed connection with transport close and 
   assert.equal(socket.connected, false);
   assert.equal(test.server.stats.connections, 1);
   assert.equal(test.server.root.sockets.has(socket.id), false);
-  assert.deepEqual(await rest(peer), []);
+  assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(witness, 2);
 });
@@ -510,7 +453,7 @@ Deno.test("server closes the connection over maxConnections at once and counts i
   {
     await using peer = await RawPeer.connect(test.port);
     await peer.write(rootConnect());
-    assert.deepEqual(await rest(peer), []);
+    assert.deepEqual(await restFrames(peer), []);
   }
   assert.equal(test.server.stats.refused, 2);
   await assertEchoes(witness, 1);
