@@ -16,31 +16,17 @@ import {
   AckError,
   type AckResult,
   AckTimeoutError,
-  type Namespace,
   type Payload,
   type ServerSocket,
   SocketClosedError,
 } from "../server.ts";
-import type { ClientSocket } from "../client.ts";
-import { connectClient, RawPeer, rootConnect, startServer, type TestClient } from "./harness.ts";
-import { eventOf, within } from "./within.ts";
+import { connectClient, RawPeer, rootConnect, startServer } from "./harness.ts";
+import { eventOf, home, serverSide, within } from "./within.ts";
 
 const encoder = new TextEncoder();
 
 /** A promise that never settles: a handler that never answers. It holds no timer or resource. */
 const never = () => new Promise<never>(() => {});
-
-/** The /home socket of a connected client. */
-async function home(client: TestClient): Promise<ClientSocket> {
-  return await within(client.of("/home").ready, "the handshake of /home");
-}
-
-/** The server's socket of a connected client socket. */
-function serverSide(nsp: Namespace, socket: ClientSocket): ServerSocket {
-  const found = nsp.sockets.get(socket.id!);
-  assert.ok(found, `the server has no socket ${socket.id} in ${nsp.name}`);
-  return found;
-}
 
 /** Reads frames until one of `schema` arrives (a bounded number of them). */
 async function nextOf(peer: RawPeer, schema: Schema<object>): Promise<MessageFrame> {

@@ -7,14 +7,13 @@ import {
   type DisconnectReason,
   type EventInfo,
   message,
-  type Namespace,
   type Payload,
   SchemaMessage,
   type ServerSocket,
 } from "../server.ts";
 import type { ClientSocket } from "../client.ts";
-import { connectClient, startServer, type TestClient } from "./harness.ts";
-import { eventOf, within } from "./within.ts";
+import { connectClient, startServer } from "./harness.ts";
+import { eventOf, home, serverSide, within } from "./within.ts";
 
 const Move = defineSchema({
   name: "Move",
@@ -78,18 +77,6 @@ function assertSamePayload(received: unknown, sent: Payload): void {
   } else {
     assert.deepEqual(received, sent);
   }
-}
-
-/** The server's socket of a connected client socket. */
-function serverSide(nsp: Namespace, socket: ClientSocket): ServerSocket {
-  const found = nsp.sockets.get(socket.id!);
-  assert.ok(found, `the server has no socket ${socket.id} in ${nsp.name}`);
-  return found;
-}
-
-/** The /home socket of a connected client. */
-async function home(client: TestClient): Promise<ClientSocket> {
-  return await within(client.of("/home").ready, "the handshake of /home");
 }
 
 /** Waits until everything the server sent `client` before now has arrived (frames keep order). */

@@ -13,24 +13,11 @@ import {
   Ping,
   Pong,
 } from "../protocol/mod.ts";
-import {
-  ConnectError,
-  type DisconnectReason,
-  type Namespace,
-  type ServerSocket,
-} from "../server.ts";
-import type { ClientSocket } from "../client.ts";
+import { ConnectError, type DisconnectReason, type ServerSocket } from "../server.ts";
 import { connectClient, RawPeer, rootConnect, startServer } from "./harness.ts";
-import { eventOf, within } from "./within.ts";
+import { eventOf, serverSide, within } from "./within.ts";
 
 const encoder = new TextEncoder();
-
-/** The server's socket of a connected client socket. */
-function serverSide(nsp: Namespace, socket: ClientSocket): ServerSocket {
-  const found = nsp.sockets.get(socket.id!);
-  assert.ok(found, `the server has no socket ${socket.id} in ${nsp.name}`);
-  return found;
-}
 
 Deno.test("The root namespace / always exists and every connection gets a socket in it", async () => {
   await using test = await startServer();

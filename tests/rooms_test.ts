@@ -6,25 +6,12 @@ import {
   type EventInfo,
   JoinError,
   type JoinRequest,
-  type Namespace,
   type Payload,
   type ServerSocket,
 } from "../server.ts";
 import type { ClientSocket, RoomMember } from "../client.ts";
-import { connectClient, startServer, type TestClient } from "./harness.ts";
-import { eventOf, within } from "./within.ts";
-
-/** The /home socket of a connected client. */
-async function home(client: TestClient): Promise<ClientSocket> {
-  return await within(client.of("/home").ready, "the handshake of /home");
-}
-
-/** The server's socket of a connected client socket. */
-function serverSide(nsp: Namespace, socket: ClientSocket): ServerSocket {
-  const found = nsp.sockets.get(socket.id!);
-  assert.ok(found, `the server has no socket ${socket.id} in ${nsp.name}`);
-  return found;
-}
+import { connectClient, startServer } from "./harness.ts";
+import { eventOf, home, serverSide, within } from "./within.ts";
 
 /**
  * Waits until everything the server sent a client socket before now has arrived: frames keep

@@ -5,7 +5,8 @@
 
 import assert from "node:assert/strict";
 import type { Frame } from "../protocol/mod.ts";
-import type { GameSocketClient } from "../client.ts";
+import type { ClientSocket, GameSocketClient } from "../client.ts";
+import type { Namespace, ServerSocket } from "../server.ts";
 import { nextEvent, type RawPeer } from "./harness.ts";
 
 /** How long a test waits for something that should come at once, in milliseconds. */
@@ -118,4 +119,27 @@ export function echoInFlight(client: GameSocketClient, value: number | string): 
  */
 export async function assertEchoes(client: GameSocketClient, value: number): Promise<void> {
   assert.equal(await within(echoInFlight(client, value), "an echo"), value);
+}
+
+/**
+ * The `/home` socket of a connected client, once its handshake is in.
+ *
+ * @param client The client.
+ * @returns Its socket of `/home`.
+ */
+export async function home(client: GameSocketClient): Promise<ClientSocket> {
+  return await within(client.of("/home").ready, "the handshake of /home");
+}
+
+/**
+ * The server's socket of a connected client socket.
+ *
+ * @param nsp The namespace.
+ * @param socket The client's socket.
+ * @returns The server's socket with the same id.
+ */
+export function serverSide(nsp: Namespace, socket: ClientSocket): ServerSocket {
+  const found = nsp.sockets.get(socket.id!);
+  assert.ok(found, `the server has no socket ${socket.id} in ${nsp.name}`);
+  return found;
 }
