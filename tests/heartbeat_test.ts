@@ -1,7 +1,14 @@
 // Heartbeats and deadlines over real loopback connections: round trips measured on both sides,
 // heartbeat timeouts on both sides, the handshake timeout and the idle timeout.
 import assert from "node:assert/strict";
-import { encodeFrame, Handshake, Ping, PROTOCOL_VERSION, SchemaRegistry } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  Handshake,
+  Ping,
+  Pong,
+  PROTOCOL_VERSION,
+  SchemaRegistry,
+} from "../protocol/mod.ts";
 import type { DisconnectReason, ServerSocket } from "../server.ts";
 import { GameSocketClient, type PongInfo } from "../client.ts";
 import { connectClient, RawPeer, rootConnect, startServer } from "./harness.ts";
@@ -135,4 +142,62 @@ Deno.test("Events keep a connection from the idle timeout", async () => {
   assert.ok(performance.now() - started > 300);
   assert.equal(gone, undefined);
   assert.ok(socket.connected);
+});
+
+/** Reads a raw peer's frames and answers each Ping with a Pong `delay` ms late (a slow link). */
+async function answerPingsLate(peer: RawPeer, delay: number): Promise<void> {
+  for (let frame = await peer.next(); frame !== undefined; frame = await peer.next()) {
+    if (frame.type !== "control" || frame.schema !== Ping) continue;
+    const { timestamp } = frame.value as { timestamp: number };
+    // The delay is the point: it is the latency under test, not a wait for an event.
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    try {
+      await peer.write(encodeFrame(Pong, { timestamp }));
+    } catch {
+      return; // The other side closed meanwhile.
+    }
+  }
+  peer.close(); // The other side ended the stream: end ours too.
+}
+
+Deno.test("The server disconnects a connection whose smoothed round trip exceeds maxAverageRtt", async () => {
+  await using test = await startServer({
+    heartbeatInterval: 20,
+    heartbeatTimeout: 2000,
+    maxAverageRtt: 30,
+  });
+  const connected = eventOf<[ServerSocket]>(test.server.root, "connection");
+  await using peer = await RawPeer.connect(test.port);
+  await peer.write(rootConnect());
+  const [socket] = await connected;
+  const gone = eventOf<[DisconnectReason]>(socket, "disconnect");
+  const answering = answerPingsLate(peer, 60);
+  assert.deepEqual(await gone, ["high latency"]);
+  assert.ok((socket.stats.smoothedRtt ?? 0) > 30, `smoothed rtt ${socket.stats.smoothedRtt}`);
+  await within(answering, "the end of the stream");
+});
+
+Deno.test("The client closes with high latency when its smoothed round trip exceeds maxAverageRtt", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await using client = new GameSocketClient({ maxAverageRtt: 30 });
+  const accepting = listener.accept();
+  const connecting = client.connect("127.0.0.1", listener.addr.port);
+  await using server = RawPeer.accept(await within(accepting));
+  await within(server.next());
+  await server.write(encodeFrame(Handshake, {
+    namespace: "/",
+    channel: 0,
+    socketId: "B".repeat(22),
+    protocolVersion: PROTOCOL_VERSION,
+    schemaFingerprint: new SchemaRegistry().fingerprint,
+    heartbeatInterval: 20,
+    heartbeatTimeout: 2000,
+    maxFrameSize: 65536,
+  }));
+  await within(connecting);
+  const closed = eventOf<[DisconnectReason]>(client, "close");
+  const answering = answerPingsLate(server, 60);
+  assert.deepEqual(await closed, ["high latency"]);
+  assert.ok((client.rtt.smoothed ?? 0) > 30, `smoothed rtt ${client.rtt.smoothed}`);
+  await within(answering, "the end of the stream");
 });
