@@ -1,6 +1,7 @@
 /**
  * Tools for looking at what went over the wire: hex capture parsing (plain hex, `xxd`,
- * `tshark -x`) and TCP stream reassembly. The `deno task decode` CLI is built on them.
+ * `tshark -x`), TCP stream reassembly, packet formatting, and watching a room as a client. The
+ * `deno task decode` and `deno task dump` CLIs are built on them.
  *
  * @module
  */
@@ -10,3 +11,4 @@ export * from "./tcp_reassembly.ts";
 export * from "./capture_decoder.ts";
 export * from "./packet_format.ts";
 export * from "./schema_module.ts";
+export * from "./room_watch.ts";

@@ -107,6 +107,7 @@ export abstract class SocketBase<
   #lifecycle: Listeners;
   #events: Listeners;
   #messages: Listeners;
+  #any: Listeners;
   #acks: AckTracker;
 
   /**
@@ -126,6 +127,7 @@ export abstract class SocketBase<
     });
     this.#events = new Listeners((error) => this.reportError(error));
     this.#messages = new Listeners((error) => this.reportError(error));
+    this.#any = new Listeners((error) => this.reportError(error));
   }
 
   /** Whether the socket is connected (emits are sent). */
@@ -186,6 +188,29 @@ export abstract class SocketBase<
   off(event: string, listener?: (...args: never[]) => unknown): this {
     const listeners = this.#lifecycleNames.has(event) ? this.#lifecycle : this.#events;
     listeners.off(event, listener as AnyListener | undefined);
+    return this;
+  }
+
+  /**
+   * Adds a listener of every application event, called before the event's own listeners (for
+   * logging and tools such as `deno task dump`). It does not answer acknowledgements.
+   *
+   * @param listener Gets the event's name, payload and info.
+   * @returns This socket.
+   */
+  onAny(listener: (event: string, data: Payload, info: EventInfo) => void): this {
+    this.#any.on("*", listener);
+    return this;
+  }
+
+  /**
+   * Removes a listener of every event, or all of them.
+   *
+   * @param listener The listener; every one when absent.
+   * @returns This socket.
+   */
+  offAny(listener?: (event: string, data: Payload, info: EventInfo) => void): this {
+    this.#any.off("*", listener as AnyListener | undefined);
     return this;
   }
 
@@ -342,6 +367,7 @@ export abstract class SocketBase<
       ...(room === undefined ? {} : { room }),
       ...(sender === undefined ? {} : { sender }),
     };
+    this.#any.emit("*", event, data, info);
     if (!this.#events.has(event)) {
       if (ackId !== undefined) this.#replyError(ackId, `No handler for "${event}"`);
       return;

@@ -362,3 +362,32 @@ Deno.test("A client handler that throws is reported on the client socket's error
   assert.equal((await reported)[0].message, "client boom");
   assert.equal(await within(onServer.emitWithAck("echo", "still")), "still");
 });
+
+Deno.test("onAny hears every application event, before its own listeners, on both sides", async () => {
+  await using test = await startServer();
+  const heardByServer: unknown[] = [];
+  const connected = eventOf<[ServerSocket]>(test.server.root, "connection");
+  await using client = await connectClient(test.port);
+  const [socket] = await connected;
+  socket.onAny((event, data, info) => heardByServer.push([event, data, info.wantsAck]));
+  socket.on("ping?", () => {
+    heardByServer.push("handler");
+    return "pong!";
+  });
+  const root = client.root!;
+  root.emit("first", 1);
+  assert.equal(await within(root.emitWithAck("ping?", "x")), "pong!");
+  assert.deepEqual(heardByServer, [["first", 1, false], ["ping?", "x", true], "handler"]);
+
+  const heardByClient: unknown[] = [];
+  const listener = (event: string, data: unknown) => void heardByClient.push([event, data]);
+  root.onAny(listener);
+  const arrived = eventOf(root, "news");
+  socket.emit("news", { n: 1 });
+  await arrived;
+  root.offAny(listener);
+  const later = eventOf(root, "news");
+  socket.emit("news", { n: 2 });
+  await later;
+  assert.deepEqual(heardByClient, [["news", { n: 1 }]]);
+});
