@@ -34,6 +34,7 @@ export {
   type ConnectOptions,
   GameSocketClient,
   type GameSocketClientEvents,
+  type NamespaceConnectOptions,
   type PongInfo,
 } from "./client/game_socket_client.ts";
 export * from "./session/mod.ts";

@@ -42,6 +42,7 @@ export {
   type JoinRequest,
   Namespace,
   type NamespaceEvents,
+  type NamespaceOptions,
 } from "./server/namespace.ts";
 export type { AckValue, RoomJoinValue } from "./server/server_connection.ts";
 export type { ServerStats } from "./server/server_core.ts";

@@ -4,7 +4,14 @@
  * @module
  */
 
-import { encodeFrame, ErrorCode, RoomEvent, RoomJoin, RoomLeave } from "../protocol/mod.ts";
+import {
+  encodeFrame,
+  ErrorCode,
+  RoomEvent,
+  RoomJoin,
+  RoomLeave,
+  type SchemaRegistry,
+} from "../protocol/mod.ts";
 import type { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import {
@@ -133,6 +140,8 @@ export class ClientSocket<
 > extends SocketBase<Listen, Emit, ClientSocketEvents> {
   /** The namespace. */
   readonly namespace: string;
+  /** The application's schemas in this namespace (the client's, unless `of()` gave others). */
+  readonly schemas: SchemaRegistry;
   /** Resolves with this socket when the handshake arrives; rejects with a `ConnectError`. */
   readonly ready: Promise<this>;
   #id: string | undefined;
@@ -148,12 +157,17 @@ export class ClientSocket<
    *
    * @ignore
    */
-  constructor(namespace: string, channel: number, link: ClientLink) {
+  constructor(
+    namespace: string,
+    channel: number,
+    link: ClientLink,
+    schemas: SchemaRegistry = link.options.schemas,
+  ) {
     const options = link.options;
     super({
       namespace,
       channel,
-      schemas: options.schemas,
+      schemas,
       timers: link.timers,
       ackTimeout: options.ackTimeout,
       maxFrameSize: () => link.serverMaxFrameSize(),
@@ -163,6 +177,7 @@ export class ClientSocket<
       encoded: () => {},
     }, LIFECYCLE);
     this.namespace = namespace;
+    this.schemas = schemas;
     this.#link = link;
     this.ready = new Promise<this>((resolve, reject) => {
       this.#settleReady = (error) => error === undefined ? resolve(this) : reject(error);

@@ -28,6 +28,8 @@ import {
   RoomJoinError,
   RoomLeft,
   ROOT_CHANNEL,
+  type Schema,
+  SchemaRegistry,
 } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
 import { DISCONNECT_REASONS, type DisconnectReason } from "../session/disconnect_reason.ts";
@@ -55,6 +57,17 @@ import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_sock
 export interface ConnectOptions {
   /** Credentials for the server (a JSON value), which it reads as `socket.handshake.auth`. */
   auth?: JsonValue;
+}
+
+/** Options of `client.of(namespace, options)`. */
+export interface NamespaceConnectOptions extends ConnectOptions {
+  /**
+   * The application's schemas in this namespace, when the server gives it a set of its own
+   * (`server.of(name, { schemas })`). Its fingerprint is sent with the connect.
+   *
+   * @default {the client's `schemas` option}
+   */
+  schemas?: SchemaRegistry | Iterable<Schema<object>>;
 }
 
 /** The round trips a pong measured, in milliseconds. */
@@ -119,6 +132,8 @@ export class GameSocketClient<
   #sockets = new Map<number, ClientSocket<Listen, Emit>>();
   #byName = new Map<string, ClientSocket<Listen, Emit>>();
   #draining = new Set<number>();
+  /** The schemas of channels whose namespace has a set of its own. */
+  #channelSchemas = new Map<number, SchemaRegistry>();
   #incoming = new IncomingEventNames();
   #outgoing = new OutgoingEventNames();
   #declared = new DeclaredEventIds();
@@ -295,6 +310,7 @@ export class GameSocketClient<
     const transport = this.#transport = new StreamTransport(conn, {
       decode: {
         schemas: this.options.schemas,
+        channelSchemas: (channel) => this.#channelSchemas.get(channel),
         channels: this.#channels,
         maxFrameSize: this.options.maxFrameSize,
       },
@@ -342,7 +358,7 @@ export class GameSocketClient<
    * @returns The namespace's socket.
    * @throws {TypeError} When the client is not open (connect first), or the name is invalid.
    */
-  of(namespace: string, options: ConnectOptions = {}): ClientSocket<Listen, Emit> {
+  of(namespace: string, options: NamespaceConnectOptions = {}): ClientSocket<Listen, Emit> {
     if (typeof namespace !== "string" || !namespace.startsWith("/") || namespace.length > 255) {
       throw new TypeError(`A namespace name starts with "/" and has at most 255 characters`);
     }
@@ -351,12 +367,24 @@ export class GameSocketClient<
     if (this.#state !== "open") throw new TypeError("The client is not connected");
     let channel = this.#channels.nextFreeId();
     while (this.#draining.has(channel) || this.#channels.has(channel)) channel++;
+    const given = options.schemas;
+    const schemas = given === undefined
+      ? undefined
+      : given instanceof SchemaRegistry
+      ? given
+      : new SchemaRegistry(given);
     this.#channels.open(channel, namespace);
-    const socket = new ClientSocket<Listen, Emit>(namespace, channel, this.#link);
+    if (schemas !== undefined) this.#channelSchemas.set(channel, schemas);
+    const socket = new ClientSocket<Listen, Emit>(namespace, channel, this.#link, schemas);
     this.#sockets.set(channel, socket);
     this.#byName.set(namespace, socket);
     this.#connectTimer(socket);
-    this.#transport!.send(encodeFrame(Connect, { namespace, channel, ...authField(options.auth) }));
+    this.#transport!.send(encodeFrame(Connect, {
+      namespace,
+      channel,
+      ...(schemas === undefined ? {} : { schemaFingerprint: schemas.fingerprint }),
+      ...authField(options.auth),
+    }));
     return socket;
   }
 
@@ -488,6 +516,7 @@ export class GameSocketClient<
   #release(socket: ClientSocket<Listen, Emit>): void {
     this.#sockets.delete(socket.channel);
     this.#byName.delete(socket.namespace);
+    this.#channelSchemas.delete(socket.channel);
     this.#channels.close(socket.channel);
   }
 
@@ -523,6 +552,7 @@ export class GameSocketClient<
     if (this.#draining.has(channel)) {
       if (frame.type === "control" && frame.schema === Disconnect) {
         this.#draining.delete(channel);
+        this.#channelSchemas.delete(channel);
         this.#channels.close(channel);
       }
       return;
@@ -646,11 +676,11 @@ export class GameSocketClient<
         `The server speaks protocol version ${value.protocolVersion}, the client ${PROTOCOL_VERSION}`,
       );
     }
-    if (value.schemaFingerprint !== this.options.schemas.fingerprint) {
+    if (value.schemaFingerprint !== socket.schemas.fingerprint) {
       return this.#refusedBy(
         socket,
         "schema_mismatch",
-        `The server's schema fingerprint is ${value.schemaFingerprint}, the client's ${this.options.schemas.fingerprint}`,
+        `The server's schema fingerprint is ${value.schemaFingerprint}, the client's ${socket.schemas.fingerprint}`,
       );
     }
     const info: HandshakeInfo = {

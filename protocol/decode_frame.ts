@@ -174,7 +174,9 @@ export function readFrameContent(
   const code = bytes[pos]!;
   const version = bytes[pos + 1]!;
   const type = kind === FrameKind.Control ? "control" : "message";
-  const registry = kind === FrameKind.Control ? BUILTIN_SCHEMAS : options.schemas ?? NO_SCHEMAS;
+  const registry = kind === FrameKind.Control
+    ? BUILTIN_SCHEMAS
+    : options.channelSchemas?.(channel) ?? options.schemas ?? NO_SCHEMAS;
   const schema = registry.get(code, version);
   if (schema === undefined) {
     if (options.unknownSchemas === "keep") {

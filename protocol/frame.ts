@@ -99,6 +99,14 @@ export interface FrameReadOptions {
    */
   schemas?: SchemaRegistry;
   /**
+   * The registry of each channel, where namespaces have schema sets of their own: message frames
+   * on a channel resolve against what this returns, or against `schemas` when it returns
+   * `undefined`.
+   *
+   * @default {undefined}
+   */
+  channelSchemas?: (channel: number) => SchemaRegistry | undefined;
+  /**
    * The channels open on the connection; frames on other channels are refused with
    * `unknown_channel`. Without it, any channel is accepted.
    *

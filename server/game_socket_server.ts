@@ -12,7 +12,7 @@ import { Listeners } from "../session/listeners.ts";
 import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
 import { StreamTransport } from "../transport/stream_transport.ts";
 import type { TransportAddress } from "../transport/transport.ts";
-import { Namespace } from "./namespace.ts";
+import { Namespace, type NamespaceOptions } from "./namespace.ts";
 import { ServerConnection } from "./server_connection.ts";
 import type { ServerCore, ServerStats } from "./server_core.ts";
 import {
@@ -164,15 +164,26 @@ export class GameSocketServer<
    * Returns a namespace, creating it when it does not exist.
    *
    * @param name The namespace's name: `/` followed by anything.
+   * @param options The namespace's own schemas, when it has them; only when it is first made.
    * @returns The namespace.
-   * @throws {TypeError} When the name does not start with `/`.
+   * @throws {TypeError} When the name does not start with `/`, or schemas are given for `/` or
+   *   for a namespace that exists.
    */
   of<L extends EventsMap = Listen, E extends EventsMap = Emit, D = Data>(
     name: string,
+    options?: NamespaceOptions,
   ): Namespace<L, E, D> {
     checkNamespaceName(name);
     let nsp = this.#namespaces.get(name);
-    if (nsp === undefined) this.#namespaces.set(name, nsp = new Namespace(name, this.#core));
+    if (options?.schemas !== undefined) {
+      if (name === "/") throw new TypeError(`"/" uses the server's schemas option`);
+      if (nsp !== undefined) {
+        throw new TypeError(`Namespace ${name} exists: give its schemas when it is first made`);
+      }
+    }
+    if (nsp === undefined) {
+      this.#namespaces.set(name, nsp = new Namespace(name, this.#core, options));
+    }
     return nsp as unknown as Namespace<L, E, D>;
   }
 
@@ -320,16 +331,18 @@ export class GameSocketServer<
       }
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       this.#stats.accepted++;
+      let connection: ServerConnection | undefined;
       const transport = new StreamTransport(conn, {
         decode: {
           schemas: this.options.schemas,
+          channelSchemas: (channel) => connection?.schemasOf(channel),
           maxFrameSize: this.options.maxFrameSize,
         },
         sendQueueLimit: this.options.sendQueueLimit,
         readBufferSize: this.options.readBufferSize,
         secure,
       });
-      const connection = new ServerConnection(this.#core, transport);
+      connection = new ServerConnection(this.#core, transport);
       this.#connections.add(connection);
       this.#pending.add(connection);
       this.#stats.connections = this.#connections.size;
@@ -358,7 +371,7 @@ export class GameSocketServer<
     if (known !== undefined || this.#state !== "listening") return known;
     const allowed = this.#patterns.some((p) => typeof p === "function" ? p(name) : p.test(name));
     if (!allowed) return undefined;
-    const nsp = new Namespace(name, this.#core, true);
+    const nsp = new Namespace(name, this.#core, {}, true);
     this.#namespaces.set(name, nsp);
     this.#listeners.emit("namespace", nsp);
     return nsp;

@@ -12,6 +12,7 @@ import {
   RoomJoined,
   RoomLeft,
   type Schema,
+  SchemaRegistry,
 } from "../protocol/mod.ts";
 import type {
   DefaultEvents,
@@ -39,6 +40,18 @@ import type { RoomJoinValue, ServerConnection } from "./server_connection.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import type { ServerSocket } from "./server_socket.ts";
 import { SharedFrame } from "./shared_frame.ts";
+
+/** Options of `server.of(name, options)`. */
+export interface NamespaceOptions {
+  /**
+   * The application's schemas in this namespace, when it has a set of its own (a benchmark or a
+   * game mode with its own messages). Clients connect it with the same set
+   * (`client.of(name, { schemas })`); other namespaces are not affected.
+   *
+   * @default {the server's `schemas` option}
+   */
+  schemas?: SchemaRegistry | Iterable<Schema<object>>;
+}
 
 /** What a client asked for when it asked to join a room. */
 export type JoinRequest = Readonly<RoomJoinValue>;
@@ -100,6 +113,11 @@ export class Namespace<
   readonly adapter: Adapter;
   /** Whether it was made on demand by a dynamic namespace pattern (removed when empty). */
   readonly dynamic: boolean;
+  /**
+   * The application's schemas in this namespace: message frames and message payloads on its
+   * channel resolve against them, and a client's must have the same fingerprint.
+   */
+  readonly schemas: SchemaRegistry;
   /** @ignore */
   readonly core: ServerCore;
   #sockets = new Map<string, ServerSocket<Listen, Emit, Data>>();
@@ -112,10 +130,16 @@ export class Namespace<
    *
    * @ignore
    */
-  constructor(name: string, core: ServerCore, dynamic = false) {
+  constructor(name: string, core: ServerCore, options: NamespaceOptions = {}, dynamic = false) {
     this.name = name;
     this.core = core;
     this.dynamic = dynamic;
+    const schemas = options.schemas;
+    this.schemas = schemas === undefined
+      ? core.options.schemas
+      : schemas instanceof SchemaRegistry
+      ? schemas
+      : new SchemaRegistry(schemas);
     this.#listeners = new Listeners((error) => core.reportError(error));
     this.adapter = core.options.adapter(this);
   }

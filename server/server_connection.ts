@@ -25,6 +25,7 @@ import {
   RoomJoin,
   RoomLeave,
   ROOT_CHANNEL,
+  type SchemaRegistry,
 } from "../protocol/mod.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import { DeclaredEventIds, IncomingEventNames } from "../session/event_names.ts";
@@ -49,6 +50,9 @@ export class ServerConnection {
   #state: State = "handshake";
   #sockets = new Map<number, AnyServerSocket>();
   #draining = new Set<number>();
+  /** Each open (or draining) channel's schemas, for the decoder. */
+  #schemas = new Map<number, SchemaRegistry>();
+  #rootFingerprint = "";
   #incoming = new IncomingEventNames();
   #declared = new DeclaredEventIds();
   #openedAt = performance.now();
@@ -82,6 +86,16 @@ export class ServerConnection {
   /** Whether the connection is closed or closing. */
   get closed(): boolean {
     return this.#state === "closed";
+  }
+
+  /**
+   * The schemas message frames on a channel resolve against.
+   *
+   * @param channel The channel.
+   * @returns The namespace's registry, or `undefined` for the server's.
+   */
+  schemasOf(channel: number): SchemaRegistry | undefined {
+    return this.#schemas.get(channel);
   }
 
   /** The sockets open on this connection, by channel. */
@@ -235,6 +249,7 @@ export class ServerConnection {
       if (this.#draining.has(channel)) {
         if (schema === Disconnect) {
           this.#draining.delete(channel);
+          this.#schemas.delete(channel);
           this.channels.close(channel);
         }
         return;
@@ -272,6 +287,7 @@ export class ServerConnection {
           return;
         }
         this.#sockets.delete(channel);
+        this.#schemas.delete(channel);
         this.channels.close(channel);
         this.transport.send(encodeFrame(Disconnect, {}, { channel }));
         socket.teardown("client disconnect");
@@ -327,6 +343,7 @@ export class ServerConnection {
       );
     }
     this.#state = "open";
+    this.#rootFingerprint = fingerprint;
     this.#lastActive = this.#lastPing = performance.now();
     core.connectionOpened(this);
     this.#connect(value);
@@ -362,6 +379,14 @@ export class ServerConnection {
         `Namespace ${name} is already connected on this connection`,
       );
     }
+    const fingerprint = value.schemaFingerprint ?? this.#rootFingerprint;
+    if (fingerprint !== nsp.schemas.fingerprint) {
+      return this.#refuse(
+        ErrorCode.SchemaMismatch,
+        name,
+        `The schema fingerprint of ${name} is ${nsp.schemas.fingerprint} on the server, ${fingerprint} on the client`,
+      );
+    }
     let auth: JsonValue | undefined;
     if (value.auth !== undefined) {
       try {
@@ -371,6 +396,7 @@ export class ServerConnection {
       }
     }
     if (channel !== ROOT_CHANNEL) this.channels.open(channel, name);
+    if (nsp.schemas !== core.options.schemas) this.#schemas.set(channel, nsp.schemas);
     const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), {
       address: this.transport.remoteAddress,
       secure: this.transport.secure,
@@ -384,7 +410,7 @@ export class ServerConnection {
       channel,
       socketId: socket.id,
       protocolVersion: PROTOCOL_VERSION,
-      schemaFingerprint: options.schemas.fingerprint,
+      schemaFingerprint: nsp.schemas.fingerprint,
       heartbeatInterval: options.heartbeatInterval,
       heartbeatTimeout: options.heartbeatTimeout,
       maxFrameSize: options.maxFrameSize,

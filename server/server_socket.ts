@@ -111,7 +111,7 @@ export class ServerSocket<
     super({
       namespace: nsp.name,
       channel,
-      schemas: options.schemas,
+      schemas: nsp.schemas,
       timers: core.timers,
       ackTimeout: options.ackTimeout,
       maxFrameSize: () => options.maxFrameSize,
