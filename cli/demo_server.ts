@@ -2,11 +2,12 @@
  * The demo server of `deno task serve`: the original game_socket example, written with this
  * library. Namespaces "/" and "/home"; in "/home", `hello` events sent to a room the sender is
  * in are relayed to the whole room; one log line per connection, namespace connect, room
- * change and disconnect.
+ * change and disconnect. Also "/bench", the load tester's namespace.
  *
  * @module
  */
 
+import { BENCH_NAMESPACE, BENCH_SCHEMAS, BenchUpdate } from "../load/bench_update.ts";
 import { GameSocketServer, type GameSocketServerOptions, type Namespace } from "../server.ts";
 
 /** Options of {@linkcode createDemoServer}. */
@@ -38,7 +39,24 @@ export function createDemoServer(options: DemoServerOptions = {}): GameSocketSer
     });
   });
   server.on("error", (error) => log(`error: ${error instanceof Error ? error.message : error}`));
+  serveBench(server);
   return server;
+}
+
+/**
+ * The benchmark namespace of `deno task stress`: its sockets join the rooms they ask for, and
+ * every update a socket sends is broadcast to its whole room, sender included. Nothing is
+ * logged per connection, so a load test measures the server rather than its log.
+ */
+function serveBench(server: GameSocketServer): void {
+  const bench = server.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS });
+  bench.on("connection", (socket) => {
+    socket.onMessage(BenchUpdate, (update) => {
+      for (const room of bench.adapter.socketRooms(socket.id)) {
+        if (room !== socket.id) bench.to(room).send(BenchUpdate, update);
+      }
+    });
+  });
 }
 
 function logNamespace(nsp: Namespace, log: (line: string) => void): void {

@@ -14,6 +14,18 @@ import {
   toHex,
 } from "../examples/seed_flow/transcript.ts";
 import { GameSocketClient } from "../client.ts";
+import { BENCH_NAMESPACE, BENCH_SCHEMAS, BenchUpdate } from "../load/bench_update.ts";
+
+// Values the quantized fields (radians, single) carry exactly.
+const benchSample = {
+  id: 7,
+  x: 120,
+  y: -4,
+  angle: 0,
+  health: 1,
+  alive: true,
+  firing: false,
+} as const;
 
 async function startDemo(ids: string[] = [], log: (line: string) => void = () => {}) {
   const server = createDemoServer({
@@ -94,4 +106,32 @@ Deno.test("The demo server does not relay a hello to a room its sender is not in
   // Anything relayed to Alice would reach her before the answer to a later request of hers.
   await aliceHome.join("sync");
   assert.deepEqual(heard, []);
+});
+
+Deno.test("The demo server's /bench namespace broadcasts each update to the sender's whole room", async () => {
+  await using demo = await startDemo();
+  const clients: GameSocketClient[] = [];
+  const sockets = [];
+  for (const room of ["r0", "r0", "r1"]) {
+    const client = new GameSocketClient();
+    clients.push(client);
+    await client.connect("127.0.0.1", demo.port);
+    const socket = await client.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }).ready;
+    await socket.join(room);
+    sockets.push(socket);
+  }
+  try {
+    const heard = sockets.map((socket) =>
+      new Promise((resolve) => socket.onMessage(BenchUpdate, resolve))
+    );
+    const update = { ...benchSample, t: 1 };
+    sockets[0]!.send(BenchUpdate, update);
+    // Both members of r0 (the sender included) get it; r1 gets it only after its own send.
+    assert.deepEqual(await heard[0], update);
+    assert.deepEqual(await heard[1], update);
+    sockets[2]!.send(BenchUpdate, { ...update, t: 2 });
+    assert.deepEqual(await heard[2], { ...update, t: 2 });
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
 });
