@@ -12,7 +12,6 @@ import {
   RoomLeave,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
-import type { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import {
   ConnectError,
@@ -28,9 +27,13 @@ import {
   type EventsMap,
 } from "../session/event_map.ts";
 import { encodePayload, type Payload } from "../session/payload.ts";
-import { type EmitOptions, type EmitStatus, SocketBase } from "../session/socket_base.ts";
-import type { TimerEntry, TimerQueue } from "../session/timer_queue.ts";
-import type { SendStatus } from "../transport/transport.ts";
+import {
+  type EmitOptions,
+  type EmitStatus,
+  SocketBase,
+  type SocketLink,
+} from "../session/socket_base.ts";
+import type { TimerEntry } from "../session/timer_queue.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
 
 /** Options of `join`. */
@@ -108,14 +111,8 @@ const LIFECYCLE = new Set([
 ]);
 
 /** What a socket needs from its client. @ignore */
-export interface ClientLink {
+export interface ClientLink extends SocketLink {
   readonly options: ResolvedClientOptions;
-  readonly timers: TimerQueue;
-  readonly ackIds: AckIds;
-  /** The server's frame limit, once known. */
-  serverMaxFrameSize(): number;
-  send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus;
-  eventId(event: string): number;
   /** The socket asks to leave its namespace. */
   // deno-lint-ignore no-explicit-any
   leave(socket: ClientSocket<any, any>): void;
@@ -140,8 +137,6 @@ export class ClientSocket<
 > extends SocketBase<Listen, Emit, ClientSocketEvents> {
   /** The namespace. */
   readonly namespace: string;
-  /** The application's schemas in this namespace (the client's, unless `of()` gave others). */
-  readonly schemas: SchemaRegistry;
   /** Resolves with this socket when the handshake arrives; rejects with a `ConnectError`. */
   readonly ready: Promise<this>;
   #id: string | undefined;
@@ -163,21 +158,8 @@ export class ClientSocket<
     link: ClientLink,
     schemas: SchemaRegistry = link.options.schemas,
   ) {
-    const options = link.options;
-    super({
-      namespace,
-      channel,
-      schemas,
-      timers: link.timers,
-      ackTimeout: options.ackTimeout,
-      maxFrameSize: () => link.serverMaxFrameSize(),
-      nextAckId: () => link.ackIds.next(),
-      eventId: (event) => link.eventId(event),
-      send: (frame, volatile, event) => link.send(frame, volatile, event),
-      encoded: () => {},
-    }, LIFECYCLE);
+    super(link, { namespace, channel, schemas }, LIFECYCLE);
     this.namespace = namespace;
-    this.schemas = schemas;
     this.#link = link;
     this.ready = new Promise<this>((resolve, reject) => {
       this.#settleReady = (error) => error === undefined ? resolve(this) : reject(error);
@@ -222,7 +204,7 @@ export class ClientSocket<
           room,
           event: this.#link.eventId(event),
           ...encodePayload(data as Payload),
-        }, { channel: this.channel, maxFrameSize: this.#link.serverMaxFrameSize() });
+        }, { channel: this.channel, maxFrameSize: this.#link.maxFrameSize() });
         return this.transmit(frame, options?.volatile ?? false, event);
       },
     };

@@ -161,13 +161,16 @@ export class GameSocketClient<
       else this.#reportError(error);
     });
     this.#timers = new TimerQueue((error) => this.#reportError(error));
+    const ackIds = new AckIds();
     this.#link = {
       options: this.options,
       timers: this.#timers,
-      ackIds: new AckIds(),
-      serverMaxFrameSize: () => this.#serverMaxFrameSize,
-      send: (frame, volatile, event) => this.#send(frame, volatile, event),
+      ackTimeout: this.options.ackTimeout,
+      maxFrameSize: () => this.#serverMaxFrameSize,
+      nextAckId: () => ackIds.next(),
+      send: (_socket, frame, volatile, event) => this.#send(frame, volatile, event),
       eventId: (event) => this.#outgoing.id(event),
+      encoded: () => {},
       leave: (socket) => this.#leave(socket),
       reportError: (error) => this.#reportError(error),
     };

@@ -24,8 +24,10 @@ import { MAX_CHANNEL, ROOT_CHANNEL } from "./constants.ts";
  * ```
  */
 export class ChannelTable {
-  #names = new Map<number, string>([[ROOT_CHANNEL, "/"]]);
-  #ids = new Map<string, number>([["/", ROOT_CHANNEL]]);
+  // The root channel is implicit; the maps hold the others and are made on the first open, so
+  // that a connection with only "/" costs no map.
+  #names: Map<number, string> | undefined;
+  #ids: Map<string, number> | undefined;
 
   /**
    * Opens a channel for a namespace.
@@ -38,12 +40,12 @@ export class ChannelTable {
     if (!Number.isInteger(id) || id < 1 || id > MAX_CHANNEL) {
       throw new RangeError(`Cannot open channel ${id}: ids are 1..${MAX_CHANNEL}`);
     }
-    if (this.#names.has(id)) throw new RangeError(`Cannot open channel ${id}: already open`);
-    if (this.#ids.has(namespace)) {
+    if (this.has(id)) throw new RangeError(`Cannot open channel ${id}: already open`);
+    if (this.id(namespace) !== undefined) {
       throw new RangeError(`Cannot open channel ${id}: namespace ${namespace} is already open`);
     }
-    this.#names.set(id, namespace);
-    this.#ids.set(namespace, id);
+    (this.#names ??= new Map()).set(id, namespace);
+    (this.#ids ??= new Map()).set(namespace, id);
   }
 
   /**
@@ -53,10 +55,10 @@ export class ChannelTable {
    */
   close(id: number): void {
     if (id === ROOT_CHANNEL) return;
-    const name = this.#names.get(id);
+    const name = this.#names?.get(id);
     if (name === undefined) return;
-    this.#names.delete(id);
-    this.#ids.delete(name);
+    this.#names!.delete(id);
+    this.#ids!.delete(name);
   }
 
   /**
@@ -66,7 +68,7 @@ export class ChannelTable {
    * @returns `true` when open.
    */
   has(id: number): boolean {
-    return this.#names.has(id);
+    return id === ROOT_CHANNEL || (this.#names?.has(id) ?? false);
   }
 
   /**
@@ -76,7 +78,7 @@ export class ChannelTable {
    * @returns The namespace name, or `undefined` when the channel is not open.
    */
   name(id: number): string | undefined {
-    return this.#names.get(id);
+    return id === ROOT_CHANNEL ? "/" : this.#names?.get(id);
   }
 
   /**
@@ -86,7 +88,7 @@ export class ChannelTable {
    * @returns The channel id, or `undefined` when the namespace is not open.
    */
   id(namespace: string): number | undefined {
-    return this.#ids.get(namespace);
+    return namespace === "/" ? ROOT_CHANNEL : this.#ids?.get(namespace);
   }
 
   /**
@@ -96,12 +98,12 @@ export class ChannelTable {
    * @throws {RangeError} When all 65535 are in use.
    */
   nextFreeId(): number {
-    for (let id = 1; id <= MAX_CHANNEL; id++) if (!this.#names.has(id)) return id;
+    for (let id = 1; id <= MAX_CHANNEL; id++) if (!this.has(id)) return id;
     throw new RangeError("Cannot open a channel: all ids are in use");
   }
 
   /** How many channels are open, the root included. */
   get size(): number {
-    return this.#names.size;
+    return 1 + (this.#names?.size ?? 0);
   }
 }

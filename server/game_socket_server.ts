@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { SchemaRegistry } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
@@ -112,12 +113,26 @@ export class GameSocketServer<
       else this.#reportError(error);
     });
     this.#timers = new TimerQueue((error) => this.#reportError(error));
+    const eventNames = new OutgoingEventNames();
+    const ackIds = new AckIds();
+    const resolved = this.options;
+    const stats = this.#stats;
     this.#core = {
-      options: this.options,
-      eventNames: new OutgoingEventNames(),
-      ackIds: new AckIds(),
+      options: resolved,
+      eventNames,
+      ackIds,
       timers: this.#timers,
-      stats: this.#stats,
+      stats,
+      socketLink: {
+        timers: this.#timers,
+        ackTimeout: resolved.ackTimeout,
+        maxFrameSize: () => resolved.maxFrameSize,
+        nextAckId: () => ackIds.next(),
+        eventId: (event) => eventNames.id(event),
+        send: (socket, frame, volatile, event) =>
+          (socket as ServerSocket).connection.send(frame, volatile, event),
+        encoded: () => stats.framesEncoded++,
+      },
       namespaceFor: (name) => this.#namespaceFor(name),
       namespaceEmptied: (nsp) => {
         if (this.#namespaces.get(nsp.name) === nsp) this.#namespaces.delete(nsp.name);
@@ -331,18 +346,18 @@ export class GameSocketServer<
       }
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       this.#stats.accepted++;
-      let connection: ServerConnection | undefined;
-      const transport = new StreamTransport(conn, {
+      const transport: StreamTransport = new StreamTransport(conn, {
         decode: {
           schemas: this.options.schemas,
-          channelSchemas: (channel) => connection?.schemasOf(channel),
+          // Called for frames that arrive after `connection` below is made.
+          channelSchemas: (channel): SchemaRegistry | undefined => connection.schemasOf(channel),
           maxFrameSize: this.options.maxFrameSize,
         },
         sendQueueLimit: this.options.sendQueueLimit,
         readBufferSize: this.options.readBufferSize,
         secure,
       });
-      connection = new ServerConnection(this.#core, transport);
+      const connection: ServerConnection = new ServerConnection(this.#core, transport);
       this.#connections.add(connection);
       this.#pending.add(connection);
       this.#stats.connections = this.#connections.size;

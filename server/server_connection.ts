@@ -48,10 +48,12 @@ export class ServerConnection {
   readonly roundTrip: RoundTrip = new RoundTrip();
   #core: ServerCore;
   #state: State = "handshake";
-  #sockets = new Map<number, AnyServerSocket>();
-  #draining = new Set<number>();
-  /** Each open (or draining) channel's schemas, for the decoder. */
-  #schemas = new Map<number, SchemaRegistry>();
+  // The root socket, and the others by channel: an idle connection with only "/" holds no map.
+  #root: AnyServerSocket | undefined;
+  #others: Map<number, AnyServerSocket> | undefined;
+  #draining: Set<number> | undefined;
+  /** The schemas of open (or draining) channels whose namespace has its own, for the decoder. */
+  #schemas: Map<number, SchemaRegistry> | undefined;
   #rootFingerprint = "";
   #incoming = new IncomingEventNames();
   #declared = new DeclaredEventIds();
@@ -70,16 +72,22 @@ export class ServerConnection {
   constructor(core: ServerCore, transport: Transport) {
     this.#core = core;
     this.transport = transport;
-    transport.start({
-      onFrame: (frame) => this.#onFrame(frame),
-      onClose: (cause) => this.#onClose(cause),
-      lastWords: (error) =>
-        encodeFrame(ErrorMessage, {
-          code: error instanceof ProtocolError && error.code === "unsupported_version"
-            ? ErrorCode.ProtocolMismatch
-            : ErrorCode.ProtocolViolation,
-          message: error.message,
-        }),
+    transport.start(this);
+  }
+
+  /**
+   * The transport's report of a protocol fault: the `Error` frame that tells the client why
+   * the connection closes.
+   *
+   * @param error The fault.
+   * @returns The frame.
+   */
+  lastWords(error: Error): Uint8Array {
+    return encodeFrame(ErrorMessage, {
+      code: error instanceof ProtocolError && error.code === "unsupported_version"
+        ? ErrorCode.ProtocolMismatch
+        : ErrorCode.ProtocolViolation,
+      message: error.message,
     });
   }
 
@@ -95,12 +103,23 @@ export class ServerConnection {
    * @returns The namespace's registry, or `undefined` for the server's.
    */
   schemasOf(channel: number): SchemaRegistry | undefined {
-    return this.#schemas.get(channel);
+    return this.#schemas?.get(channel);
   }
 
-  /** The sockets open on this connection, by channel. */
-  get sockets(): ReadonlyMap<number, AnyServerSocket> {
-    return this.#sockets;
+  #socketAt(channel: number): AnyServerSocket | undefined {
+    return channel === ROOT_CHANNEL ? this.#root : this.#others?.get(channel);
+  }
+
+  #removeSocket(channel: number): void {
+    if (channel === ROOT_CHANNEL) this.#root = undefined;
+    else this.#others?.delete(channel);
+  }
+
+  /** Forgets a channel that both sides have closed. */
+  #freeChannel(channel: number): void {
+    this.#draining?.delete(channel);
+    this.#schemas?.delete(channel);
+    this.channels.close(channel);
   }
 
   /**
@@ -180,8 +199,8 @@ export class ServerConnection {
       return;
     }
     this.transport.send(encodeFrame(Disconnect, { reason }, { channel: socket.channel }));
-    this.#sockets.delete(socket.channel);
-    this.#draining.add(socket.channel);
+    this.#removeSocket(socket.channel);
+    (this.#draining ??= new Set()).add(socket.channel);
     socket.teardown(reason);
   }
 
@@ -209,12 +228,19 @@ export class ServerConnection {
 
   #teardownSockets(reason: DisconnectReason): void {
     // Namespaces first, the root last, as the client sees them open.
-    const sockets = [...this.#sockets.values()].reverse();
-    this.#sockets.clear();
+    const sockets = [...this.#others?.values() ?? []].reverse();
+    if (this.#root !== undefined) sockets.push(this.#root);
+    this.#root = undefined;
+    this.#others = undefined;
     for (const socket of sockets) socket.teardown(reason);
   }
 
-  #onClose(cause: TransportCloseCause): void {
+  /**
+   * The transport closed and released its resources.
+   *
+   * @param cause Why.
+   */
+  onClose(cause: TransportCloseCause): void {
     const reason = this.#closeReason ?? reasonOf(cause);
     if (this.#state !== "closed") {
       this.#state = "closed";
@@ -224,7 +250,13 @@ export class ServerConnection {
     this.#core.connectionClosed(this, reason, "error" in cause ? cause.error : undefined);
   }
 
-  #onFrame(frame: Frame): void {
+  /**
+   * A frame arrived.
+   *
+   * @param frame The frame.
+   * @throws {ProtocolError} When the frame breaks the protocol here (the transport closes).
+   */
+  onFrame(frame: Frame): void {
     this.#lastHeard = performance.now();
     if (this.#state === "closed") return;
     if (this.#state === "handshake") return this.#firstFrame(frame);
@@ -246,12 +278,8 @@ export class ServerConnection {
         }
         if (schema === Connect) return this.#connect(frame.value as unknown as ConnectValue);
       }
-      if (this.#draining.has(channel)) {
-        if (schema === Disconnect) {
-          this.#draining.delete(channel);
-          this.#schemas.delete(channel);
-          this.channels.close(channel);
-        }
+      if (this.#draining?.has(channel)) {
+        if (schema === Disconnect) this.#freeChannel(channel);
         return;
       }
       const socket = this.#socketOn(channel);
@@ -286,9 +314,8 @@ export class ServerConnection {
           this.close("client disconnect");
           return;
         }
-        this.#sockets.delete(channel);
-        this.#schemas.delete(channel);
-        this.channels.close(channel);
+        this.#removeSocket(channel);
+        this.#freeChannel(channel);
         this.transport.send(encodeFrame(Disconnect, {}, { channel }));
         socket.teardown("client disconnect");
       } else {
@@ -299,7 +326,7 @@ export class ServerConnection {
       }
       return;
     }
-    if (this.#draining.has(channel)) return;
+    if (this.#draining?.has(channel)) return;
     const socket = this.#socketOn(channel);
     this.#lastActive = this.#lastHeard;
     socket.countIn(frame.size);
@@ -309,7 +336,7 @@ export class ServerConnection {
   }
 
   #socketOn(channel: number): AnyServerSocket {
-    const socket = this.#sockets.get(channel);
+    const socket = this.#socketAt(channel);
     if (socket === undefined) {
       throw new ProtocolError("protocol_violation", `No namespace is open on channel ${channel}`);
     }
@@ -362,7 +389,7 @@ export class ServerConnection {
   #connect(value: ConnectValue): void {
     const { namespace: name, channel } = value;
     const core = this.#core;
-    if (channel !== ROOT_CHANNEL && (this.channels.has(channel) || this.#draining.has(channel))) {
+    if (channel !== ROOT_CHANNEL && (this.channels.has(channel) || this.#draining?.has(channel))) {
       throw new ProtocolError("protocol_violation", `Channel ${channel} is in use`);
     }
     if (name !== "/" && channel === ROOT_CHANNEL) {
@@ -372,7 +399,8 @@ export class ServerConnection {
     if (nsp === undefined) {
       return this.#refuse(ErrorCode.InvalidNamespace, name, `Namespace ${name} does not exist`);
     }
-    if (this.channels.id(name) !== undefined && this.#sockets.has(this.channels.id(name)!)) {
+    const open = this.channels.id(name);
+    if (open !== undefined && this.#socketAt(open) !== undefined) {
       return this.#refuse(
         ErrorCode.AlreadyConnected,
         name,
@@ -396,14 +424,17 @@ export class ServerConnection {
       }
     }
     if (channel !== ROOT_CHANNEL) this.channels.open(channel, name);
-    if (nsp.schemas !== core.options.schemas) this.#schemas.set(channel, nsp.schemas);
+    if (nsp.schemas !== core.options.schemas) {
+      (this.#schemas ??= new Map()).set(channel, nsp.schemas);
+    }
     const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), {
       address: this.transport.remoteAddress,
       secure: this.transport.secure,
       auth,
       time: new Date(),
     });
-    this.#sockets.set(channel, socket);
+    if (channel === ROOT_CHANNEL) this.#root = socket;
+    else (this.#others ??= new Map()).set(channel, socket);
     const options = core.options;
     this.transport.send(encodeFrame(Handshake, {
       namespace: name,

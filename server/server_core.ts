@@ -8,6 +8,7 @@
 import type { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { OutgoingEventNames } from "../session/event_names.ts";
+import type { SocketLink } from "../session/socket_base.ts";
 import type { TimerQueue } from "../session/timer_queue.ts";
 import type { Namespace } from "./namespace.ts";
 import type { ServerConnection } from "./server_connection.ts";
@@ -45,6 +46,8 @@ export interface ServerCore {
   readonly timers: TimerQueue;
   /** The server's counters. */
   readonly stats: ServerStats;
+  /** What every server socket needs from the server: one object for all of them. */
+  readonly socketLink: SocketLink;
   /**
    * The namespace of a name, creating a dynamic one when a pattern allows it.
    *

@@ -107,19 +107,7 @@ export class ServerSocket<
     id: string,
     handshake: SocketHandshake,
   ) {
-    const options = core.options;
-    super({
-      namespace: nsp.name,
-      channel,
-      schemas: nsp.schemas,
-      timers: core.timers,
-      ackTimeout: options.ackTimeout,
-      maxFrameSize: () => options.maxFrameSize,
-      nextAckId: () => core.ackIds.next(),
-      eventId: (event) => core.eventNames.id(event),
-      send: (frame, volatile, event) => connection.send(frame, volatile, event),
-      encoded: () => core.stats.framesEncoded++,
-    }, LIFECYCLE);
+    super(core.socketLink, { namespace: nsp.name, channel, schemas: nsp.schemas }, LIFECYCLE);
     this.nsp = nsp;
     this.#connection = connection;
     this.#core = core;

@@ -37,7 +37,7 @@ export class AckIds {
 
 /** The acknowledgements one socket waits for. */
 export class AckTracker {
-  #pending = new Map<number, Pending>();
+  #pending: Map<number, Pending> | undefined;
   #timers: TimerQueue;
   /** Acks that matched nothing pending (late, duplicate or unknown), ignored. */
   ignored = 0;
@@ -53,7 +53,7 @@ export class AckTracker {
 
   /** How many acknowledgements are awaited. */
   get size(): number {
-    return this.#pending.size;
+    return this.#pending?.size ?? 0;
   }
 
   /**
@@ -65,12 +65,13 @@ export class AckTracker {
    * @param settle Called once with the outcome.
    */
   add(ackId: number, event: string, timeout: number, settle: (outcome: AckOutcome) => void): void {
+    const pending = this.#pending ??= new Map();
     const timer = this.#timers.schedule(timeout, () => {
-      if (this.#pending.get(ackId)?.timer !== timer) return;
-      this.#pending.delete(ackId);
+      if (pending.get(ackId)?.timer !== timer) return;
+      pending.delete(ackId);
       settle({ ok: false, error: new AckTimeoutError(event, timeout) });
     });
-    this.#pending.set(ackId, { event, settle, timer });
+    pending.set(ackId, { event, settle, timer });
   }
 
   /**
@@ -81,7 +82,7 @@ export class AckTracker {
    * @returns `false` when nothing with that id was awaited.
    */
   fail(ackId: number, message: string): boolean {
-    const event = this.#pending.get(ackId)?.event ?? "";
+    const event = this.#pending?.get(ackId)?.event ?? "";
     return this.settle(ackId, { ok: false, error: new AckError(event, message) });
   }
 
@@ -93,12 +94,12 @@ export class AckTracker {
    * @returns `false` when nothing with that id was awaited (then it is counted and ignored).
    */
   settle(ackId: number, outcome: AckOutcome): boolean {
-    const pending = this.#pending.get(ackId);
+    const pending = this.#pending?.get(ackId);
     if (pending === undefined) {
       this.ignored++;
       return false;
     }
-    this.#pending.delete(ackId);
+    this.#pending!.delete(ackId);
     this.#timers.cancel(pending.timer);
     pending.settle(outcome);
     return true;
@@ -110,8 +111,8 @@ export class AckTracker {
    * @param error The error each awaiting caller gets.
    */
   failAll(error: Error): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
+    const pending = [...this.#pending?.values() ?? []];
+    this.#pending = undefined;
     for (const { settle, timer } of pending) {
       this.#timers.cancel(timer);
       settle({ ok: false, error });

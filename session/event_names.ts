@@ -48,7 +48,7 @@ export class OutgoingEventNames {
 
 /** Which ids one connection has been told about, so each is declared once per connection. */
 export class DeclaredEventIds {
-  #declared = new Set<number>();
+  #declared: Set<number> | undefined;
 
   /**
    * Marks an id as declared.
@@ -57,8 +57,9 @@ export class DeclaredEventIds {
    * @returns `true` when it was not declared before (so the declaration must be sent).
    */
   add(id: number): boolean {
-    if (this.#declared.has(id)) return false;
-    this.#declared.add(id);
+    const declared = this.#declared ??= new Set();
+    if (declared.has(id)) return false;
+    declared.add(id);
     return true;
   }
 
@@ -69,13 +70,13 @@ export class DeclaredEventIds {
    * @param id The id.
    */
   delete(id: number): void {
-    this.#declared.delete(id);
+    this.#declared?.delete(id);
   }
 }
 
 /** The receiver's table: names by id, for one direction of one connection. */
 export class IncomingEventNames {
-  #names = new Map<number, string>();
+  #names: Map<number, string> | undefined;
 
   /**
    * Records a declaration.
@@ -85,18 +86,19 @@ export class IncomingEventNames {
    * @throws {ProtocolError} When the id is declared with another name, or too many names are.
    */
   declare(id: number, name: string): void {
-    const known = this.#names.get(id);
+    const names = this.#names ??= new Map();
+    const known = names.get(id);
     if (known === name) return;
     if (known !== undefined) {
       throw new ProtocolError("protocol_violation", `Event id ${id} was declared twice`);
     }
-    if (this.#names.size >= MAX_EVENT_NAMES) {
+    if (names.size >= MAX_EVENT_NAMES) {
       throw new ProtocolError(
         "protocol_violation",
         `More than ${MAX_EVENT_NAMES} event names were declared`,
       );
     }
-    this.#names.set(id, name);
+    names.set(id, name);
   }
 
   /**
@@ -107,7 +109,7 @@ export class IncomingEventNames {
    * @throws {ProtocolError} When the id was never declared.
    */
   name(id: number): string {
-    const name = this.#names.get(id);
+    const name = this.#names?.get(id);
     if (name === undefined) {
       throw new ProtocolError("protocol_violation", `Event id ${id} was never declared`);
     }

@@ -35,6 +35,7 @@ export {
   type EmitOptions,
   type EmitStatus,
   SocketBase,
-  type SocketPort,
+  type SocketLink,
+  type SocketPlace,
 } from "./socket_base.ts";
 export { type TimerEntry, TimerQueue } from "./timer_queue.ts";

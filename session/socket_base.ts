@@ -61,14 +61,11 @@ export interface AckOptions {
   timeout?: number;
 }
 
-/** What a socket needs from its side of the connection. */
-export interface SocketPort {
-  /** The namespace's name. */
-  readonly namespace: string;
-  /** The channel the namespace uses on the connection. */
-  readonly channel: number;
-  /** The application's schemas, for message payloads. */
-  readonly schemas: SchemaRegistry;
+/**
+ * What sockets need from their side of the connection: one object per server or client, shared
+ * by all its sockets (so that a socket holds no closures of its own).
+ */
+export interface SocketLink {
   /** The one timer queue, for ack timeouts. */
   readonly timers: TimerQueue;
   /** The default ack timeout, in milliseconds. */
@@ -79,10 +76,34 @@ export interface SocketPort {
   nextAckId(): number;
   /** The id of an event name in this direction. */
   eventId(event: string): number;
-  /** Sends a frame (after declaring `event` where needed). */
-  send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus;
-  /** Counts a frame this socket encoded. */
+  /**
+   * Sends a frame of a socket (after declaring `event` on its connection where needed).
+   *
+   * @param socket The socket whose frame it is.
+   * @param frame The frame.
+   * @param volatile Whether it may be dropped when the send queue is full.
+   * @param event The event name the frame's id stands for.
+   * @returns What became of it.
+   */
+  send(
+    // deno-lint-ignore no-explicit-any
+    socket: SocketBase<any, any, any>,
+    frame: Uint8Array,
+    volatile: boolean,
+    event?: string,
+  ): SendStatus;
+  /** Counts a frame a socket encoded. */
   encoded(): void;
+}
+
+/** Where a socket is: its namespace, its channel, and the namespace's schemas. */
+export interface SocketPlace {
+  /** The namespace's name. */
+  readonly namespace: string;
+  /** The channel the namespace uses on the connection. */
+  readonly channel: number;
+  /** The application's schemas in the namespace, for message payloads. */
+  readonly schemas: SchemaRegistry;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -102,32 +123,43 @@ export abstract class SocketBase<
 > {
   /** The channel the namespace uses on this connection. */
   readonly channel: number;
-  #port: SocketPort;
+  /** The application's schemas in this namespace. */
+  readonly schemas: SchemaRegistry;
+  #namespace: string;
+  #link: SocketLink;
   #lifecycleNames: ReadonlySet<string>;
-  #lifecycle: Listeners;
-  #events: Listeners;
-  #messages: Listeners;
-  #any: Listeners;
+  /**
+   * Every listener of the socket, made on the first: lifecycle events by name, application
+   * events as `e:name`, message frames as `m:code.version`, and `*` for `onAny`.
+   */
+  #listenersOrNone: Listeners | undefined;
   #acks: AckTracker;
 
   /**
-   * Sets up listeners and the ack tracker.
+   * Sets up the socket; listeners are made on the first `on`.
    *
-   * @param port What the socket needs from its side of the connection.
+   * @param link What the socket needs from its side, shared by every socket of that side.
+   * @param place The socket's namespace, channel and schemas.
    * @param lifecycleNames The names of the socket's own events.
    */
-  protected constructor(port: SocketPort, lifecycleNames: ReadonlySet<string>) {
-    this.#port = port;
-    this.channel = port.channel;
+  protected constructor(
+    link: SocketLink,
+    place: SocketPlace,
+    lifecycleNames: ReadonlySet<string>,
+  ) {
+    this.#link = link;
+    this.#namespace = place.namespace;
+    this.channel = place.channel;
+    this.schemas = place.schemas;
     this.#lifecycleNames = lifecycleNames;
-    this.#acks = new AckTracker(port.timers);
-    this.#lifecycle = new Listeners((error, event) => {
+    this.#acks = new AckTracker(link.timers);
+  }
+
+  get #listeners(): Listeners {
+    return this.#listenersOrNone ??= new Listeners((error, event) => {
       if (event === "error") this.unhandledError(error);
       else this.reportError(error);
     });
-    this.#events = new Listeners((error) => this.reportError(error));
-    this.#messages = new Listeners((error) => this.reportError(error));
-    this.#any = new Listeners((error) => this.reportError(error));
   }
 
   /** Whether the socket is connected (emits are sent). */
@@ -152,7 +184,7 @@ export abstract class SocketBase<
    */
   on<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   on(event: string, listener: AnyListener): this {
-    this.#listenersOf(event).on(event, listener);
+    this.#listeners.on(this.#keyOf(event), listener);
     return this;
   }
 
@@ -174,7 +206,7 @@ export abstract class SocketBase<
    */
   once<E extends EventNames<Listen>>(event: E, listener: EventHandler<Listen[E]>): this;
   once(event: string, listener: AnyListener): this {
-    this.#listenersOf(event).once(event, listener);
+    this.#listeners.once(this.#keyOf(event), listener);
     return this;
   }
 
@@ -186,8 +218,8 @@ export abstract class SocketBase<
    * @returns This socket.
    */
   off(event: string, listener?: (...args: never[]) => unknown): this {
-    const listeners = this.#lifecycleNames.has(event) ? this.#lifecycle : this.#events;
-    listeners.off(event, listener as AnyListener | undefined);
+    const key = this.#lifecycleNames.has(event) ? event : `e:${event}`;
+    this.#listenersOrNone?.off(key, listener as AnyListener | undefined);
     return this;
   }
 
@@ -199,7 +231,7 @@ export abstract class SocketBase<
    * @returns This socket.
    */
   onAny(listener: (event: string, data: Payload, info: EventInfo) => void): this {
-    this.#any.on("*", listener);
+    this.#listeners.on("*", listener);
     return this;
   }
 
@@ -210,7 +242,7 @@ export abstract class SocketBase<
    * @returns This socket.
    */
   offAny(listener?: (event: string, data: Payload, info: EventInfo) => void): this {
-    this.#any.off("*", listener as AnyListener | undefined);
+    this.#listenersOrNone?.off("*", listener as AnyListener | undefined);
     return this;
   }
 
@@ -223,7 +255,7 @@ export abstract class SocketBase<
    * @returns This socket.
    */
   onMessage<V extends object>(schema: Schema<V>, listener: (value: V) => void): this {
-    this.#messages.on(messageKey(schema), listener);
+    this.#listeners.on(messageKey(schema), listener);
     return this;
   }
 
@@ -235,7 +267,7 @@ export abstract class SocketBase<
    * @returns This socket.
    */
   offMessage<V extends object>(schema: Schema<V>, listener?: (value: V) => void): this {
-    this.#messages.off(messageKey(schema), listener as AnyListener | undefined);
+    this.#listenersOrNone?.off(messageKey(schema), listener as AnyListener | undefined);
     return this;
   }
 
@@ -274,11 +306,11 @@ export abstract class SocketBase<
       checkEventName(event);
       const [data, options] = args;
       if (!this.connected) return Promise.reject(this.#closedError());
-      const port = this.#port;
-      const ackId = port.nextAckId();
+      const link = this.#link;
+      const ackId = link.nextAckId();
       const frame = this.#encodeEvent(event, data as Payload, ackId);
       return new Promise((resolve, reject) => {
-        this.expectAck(ackId, event, options?.timeout ?? port.ackTimeout, (outcome) => {
+        this.expectAck(ackId, event, options?.timeout ?? link.ackTimeout, (outcome) => {
           if (outcome.ok) resolve(outcome.value as EventReply<Emit[E]>);
           else reject(outcome.error);
         });
@@ -304,12 +336,12 @@ export abstract class SocketBase<
    */
   send<V extends object>(schema: Schema<V>, value: V, options?: EmitOptions): EmitStatus {
     if (!this.connected) return "closed";
-    const port = this.#port;
+    const link = this.#link;
     const frame = encodeFrame(schema, value, {
       channel: this.channel,
-      maxFrameSize: port.maxFrameSize(),
+      maxFrameSize: link.maxFrameSize(),
     });
-    port.encoded();
+    link.encoded();
     return this.transmit(frame, options?.volatile ?? false);
   }
 
@@ -324,7 +356,7 @@ export abstract class SocketBase<
     if (!this.connected) return "closed";
     const frame = encodeRawFrame(data, {
       channel: this.channel,
-      maxFrameSize: this.#port.maxFrameSize(),
+      maxFrameSize: this.#link.maxFrameSize(),
     });
     return this.transmit(frame, options?.volatile ?? false);
   }
@@ -361,18 +393,20 @@ export abstract class SocketBase<
     room?: string,
     sender?: string,
   ): void {
-    const data = decodePayload(payloadType, payload, this.#port.schemas);
+    const data = decodePayload(payloadType, payload, this.schemas);
     const info: EventInfo = {
       wantsAck: ackId !== undefined,
       ...(room === undefined ? {} : { room }),
       ...(sender === undefined ? {} : { sender }),
     };
-    this.#any.emit("*", event, data, info);
-    if (!this.#events.has(event)) {
+    const listeners = this.#listenersOrNone;
+    listeners?.emit("*", event, data, info);
+    const key = `e:${event}`;
+    if (listeners === undefined || !listeners.has(key)) {
       if (ackId !== undefined) this.#replyError(ackId, `No handler for "${event}"`);
       return;
     }
-    const result = this.#events.emit(event, data, info);
+    const result = listeners.emit(key, data, info);
     if (ackId === undefined) return;
     if (result instanceof Promise) {
       result.then(
@@ -390,7 +424,7 @@ export abstract class SocketBase<
   receiveAck(ackId: number, payloadType: number, payload?: Uint8Array, error?: string): void {
     if (error !== undefined) this.#acks.fail(ackId, error);
     else {
-      const data = decodePayload(payloadType, payload, this.#port.schemas);
+      const data = decodePayload(payloadType, payload, this.schemas);
       this.#acks.settle(ackId, { ok: true, value: data });
     }
   }
@@ -401,7 +435,7 @@ export abstract class SocketBase<
    * @ignore
    */
   receiveMessage(schema: Schema<object>, value: object): void {
-    this.#messages.emit(messageKey(schema), value);
+    this.#listenersOrNone?.emit(messageKey(schema), value);
   }
 
   /**
@@ -411,7 +445,7 @@ export abstract class SocketBase<
    * @param args Its arguments.
    */
   protected emitLifecycle(event: keyof Lifecycle & string, ...args: unknown[]): void {
-    this.#lifecycle.emit(event, ...args);
+    this.#listenersOrNone?.emit(event, ...args);
   }
 
   /**
@@ -432,7 +466,7 @@ export abstract class SocketBase<
    * @returns What became of it.
    */
   protected transmit(frame: Uint8Array, volatile: boolean, event?: string): EmitStatus {
-    const status = this.#port.send(frame, volatile, event);
+    const status = this.#link.send(this, frame, volatile, event);
     return status === "queued" ? "sent" : status;
   }
 
@@ -443,7 +477,8 @@ export abstract class SocketBase<
    * @param error What the listener threw.
    */
   protected reportError(error: unknown): void {
-    if (this.#lifecycle.has("error")) this.#lifecycle.emit("error", error);
+    const listeners = this.#listenersOrNone;
+    if (listeners?.has("error")) listeners.emit("error", error);
     else this.unhandledError(error);
   }
 
@@ -454,24 +489,24 @@ export abstract class SocketBase<
    */
   protected abstract unhandledError(error: unknown): void;
 
-  #listenersOf(event: string): Listeners {
-    if (this.#lifecycleNames.has(event)) return this.#lifecycle;
+  #keyOf(event: string): string {
+    if (this.#lifecycleNames.has(event)) return event;
     checkEventName(event);
-    return this.#events;
+    return `e:${event}`;
   }
 
   #closedError(): SocketClosedError {
-    return new SocketClosedError(this.#port.namespace);
+    return new SocketClosedError(this.#namespace);
   }
 
   #encodeEvent(event: string, data: Payload, ackId: number | undefined): Uint8Array {
-    const port = this.#port;
+    const link = this.#link;
     const frame = encodeFrame(Event, {
-      event: port.eventId(event),
+      event: link.eventId(event),
       ...encodePayload(data),
       ...(ackId === undefined ? {} : { ackId }),
-    }, { channel: this.channel, maxFrameSize: port.maxFrameSize() });
-    port.encoded();
+    }, { channel: this.channel, maxFrameSize: link.maxFrameSize() });
+    link.encoded();
     return frame;
   }
 
@@ -481,7 +516,7 @@ export abstract class SocketBase<
     try {
       frame = encodeFrame(Ack, { ackId, ...encodePayload(value as Payload) }, {
         channel: this.channel,
-        maxFrameSize: this.#port.maxFrameSize(),
+        maxFrameSize: this.#link.maxFrameSize(),
       });
     } catch (error) {
       this.reportError(error);
@@ -501,5 +536,5 @@ export abstract class SocketBase<
 }
 
 function messageKey(schema: Schema<object>): string {
-  return `${schema.code}.${schema.version}`;
+  return `m:${schema.code}.${schema.version}`;
 }

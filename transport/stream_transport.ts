@@ -78,8 +78,10 @@ export class StreamTransport implements Transport {
   #connClosed = false;
   #cause: TransportCloseCause | undefined;
   #reading: Promise<void> | undefined;
-  #done: Promise<void>;
-  #resolveDone!: () => void;
+  /** Settles when every resource is released; made when first awaited. */
+  #done: Promise<void> | undefined;
+  #resolveDone: (() => void) | undefined;
+  #finished = false;
 
   /**
    * Wraps a connection. Nothing is read until {@linkcode StreamTransport.start}.
@@ -95,7 +97,6 @@ export class StreamTransport implements Transport {
     this.#decoder = new FrameDecoder(options.decode);
     this.#limit = options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT;
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
-    this.#done = new Promise((resolve) => this.#resolveDone = resolve);
   }
 
   get queuedBytes(): number {
@@ -135,7 +136,8 @@ export class StreamTransport implements Transport {
     }
     if (this.#writing === undefined && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flush);
+      StreamTransport.#toFlush.push(this);
+      if (StreamTransport.#toFlush.length === 1) queueMicrotask(StreamTransport.#flushAll);
     }
     return "queued";
   }
@@ -175,7 +177,13 @@ export class StreamTransport implements Transport {
       this.#closeConn();
       if (this.#reading === undefined) void this.#finish();
     }
-    return this.#done;
+    return this.#released();
+  }
+
+  /** A promise that settles when every resource is released. */
+  #released(): Promise<void> {
+    if (this.#finished) return Promise.resolve();
+    return this.#done ??= new Promise((resolve) => this.#resolveDone = resolve);
   }
 
   #closeConn(): void {
@@ -226,14 +234,24 @@ export class StreamTransport implements Transport {
     this.#queue = [];
     this.#queued = 0;
     this.#handler?.onClose(this.#cause ?? { type: "local" });
-    this.#resolveDone();
+    this.#finished = true;
+    this.#resolveDone?.();
   }
 
-  #flush = (): void => {
+  /** Transports with frames queued in this tick: one microtask flushes them all. */
+  static #toFlush: StreamTransport[] = [];
+
+  static #flushAll(): void {
+    const transports = StreamTransport.#toFlush;
+    StreamTransport.#toFlush = [];
+    for (const transport of transports) transport.#flush();
+  }
+
+  #flush(): void {
     this.#flushScheduled = false;
     if (this.#writing !== undefined || this.#queue.length === 0 || this.#state === "closed") return;
     this.#writing = this.#write();
-  };
+  }
 
   async #write(): Promise<void> {
     try {
