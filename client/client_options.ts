@@ -95,9 +95,10 @@ export interface GameSocketClientOptions {
    */
   closeTimeout?: number;
   /**
-   * The size of the read buffer, in bytes.
+   * The first size of the read buffer, in bytes; a read that fills it makes it four times
+   * larger, up to 64 KiB.
    *
-   * @default {2048}
+   * @default {512}
    */
   readBufferSize?: number;
 }

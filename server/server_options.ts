@@ -148,9 +148,10 @@ export interface GameSocketServerOptions {
    */
   closeTimeout?: number;
   /**
-   * The size of each connection's read buffer, in bytes.
+   * The first size of each connection's read buffer, in bytes; a read that fills it makes it
+   * four times larger, up to 64 KiB.
    *
-   * @default {2048}
+   * @default {512}
    */
   readBufferSize?: number;
   /**

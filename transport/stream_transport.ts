@@ -15,8 +15,10 @@ import {
   type TransportStats,
 } from "./transport.ts";
 
-/** The read buffer's default size: small, because idle connections each hold one. */
-export const DEFAULT_READ_BUFFER_SIZE = 2048;
+/** The read buffer's default first size: small, because idle connections each hold one. */
+export const DEFAULT_READ_BUFFER_SIZE = 512;
+/** The size a busy connection's read buffer grows to, at most (64 KiB). */
+export const MAX_READ_BUFFER_SIZE = 64 * 1024;
 /** The default cap on bytes queued or in flight per connection (1 MiB). */
 export const DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024;
 
@@ -32,9 +34,11 @@ export interface StreamTransportOptions {
    */
   readonly sendQueueLimit?: number;
   /**
-   * The size of the one buffer each connection reads into.
+   * The first size of the one buffer each connection reads into. A read that fills it makes it
+   * four times larger, up to 64 KiB, so a busy connection reads in few calls and an idle one
+   * holds little.
    *
-   * @default {2048}
+   * @default {512}
    */
   readonly readBufferSize?: number;
   /**
@@ -197,7 +201,7 @@ export class StreamTransport implements Transport {
   }
 
   async #read(handler: TransportHandler): Promise<void> {
-    const buffer = new Uint8Array(this.#readBufferSize);
+    let buffer = new Uint8Array(this.#readBufferSize);
     try {
       while (true) {
         const n = await this.#conn.read(buffer);
@@ -210,6 +214,10 @@ export class StreamTransport implements Transport {
           if (this.#state !== "open") continue;
           this.stats.framesIn++;
           handler.onFrame(frame);
+        }
+        // The decoder keeps nothing of the chunk, so the buffer can be replaced between reads.
+        if (n === buffer.length && buffer.length < MAX_READ_BUFFER_SIZE) {
+          buffer = new Uint8Array(Math.min(buffer.length * 4, MAX_READ_BUFFER_SIZE));
         }
       }
     } catch (error) {
