@@ -8,11 +8,11 @@ import { parseArgs, styleText } from "node:util";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  type CaptureFormat,
   decodeCapture,
   entryToJson,
   faultToJson,
   formatEntry,
-  type HexFormat,
   HexInputError,
   schemasFromModule,
 } from "../inspect/mod.ts";
@@ -33,13 +33,16 @@ Formats (detected, or set with --format):
   xxd     xxd output: the offset and ASCII columns are ignored
   tshark  'tshark -x' dumps: whole packets; Ethernet/SLL, IP and TCP headers are stripped
           and each connection and direction is reassembled in sequence order
+  relay   what 'deno task dump --save' writes: a first line "# game-socket relay capture 1",
+          then one line per chunk relayed: connection, C>S or S>C, seconds, hex bytes.
+          Each connection and direction is a stream; its ends show as client N, server N
 
 A capture may start or end mid-frame: the decoder says so and resumes at the next whole
 frame when it can. Frames of schemas it does not know print as raw bytes.
 
 Options:
   -f, --file <path>          read the capture from a file
-      --format <name>        plain, xxd or tshark (default: detected)
+      --format <name>        plain, xxd, tshark or relay (default: detected)
   -s, --schemas <module>     a module whose exported schemas (Schema values, arrays of them,
                              or a SchemaRegistry) decode application messages
       --json                 print one JSON object per line (packets, notes, errors)
@@ -56,7 +59,7 @@ Examples:
   deno task decode --schemas ./game/schemas.ts --file dump.txt
 `;
 
-const FORMATS: readonly HexFormat[] = ["plain", "xxd", "tshark"];
+const FORMATS: readonly CaptureFormat[] = ["plain", "xxd", "tshark", "relay"];
 
 /**
  * Runs the decode CLI.
@@ -87,9 +90,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const format = values.format as HexFormat | undefined;
+  const format = values.format as CaptureFormat | undefined;
   if (format !== undefined && !FORMATS.includes(format)) {
-    return usage(`unknown format "${format}": use plain, xxd or tshark`);
+    return usage(`unknown format "${format}": use plain, xxd, tshark or relay`);
   }
   let maxFrameSize: number | undefined;
   if (values["max-frame-size"] !== undefined) {
@@ -146,7 +149,7 @@ export async function main(args: string[]): Promise<number> {
     throw error;
   }
 
-  const showStreams = result.format === "tshark";
+  const showStreams = result.format === "tshark" || result.format === "relay";
   for (const entry of result.entries) {
     console.log(
       values.json ? JSON.stringify(entryToJson(entry)) : formatEntry(entry, { showStreams }),

@@ -5,19 +5,15 @@
  */
 
 import {
-  Connect,
   DEFAULT_MAX_FRAME_SIZE,
-  Event,
-  EventName,
   type Frame,
   FrameDecoder,
-  Handshake,
   ProtocolError,
-  RoomEvent,
-  ROOT_CHANNEL,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
+import { ConnectionNames } from "./connection_names.ts";
 import { type HexFormat, parseHexInput } from "./hex_input.ts";
+import { isRelayCapture, parseRelayCapture, relayCaptureStreams } from "./relay_capture.ts";
 import { reassembleTcp } from "./tcp_reassembly.ts";
 
 /** A piece of a captured stream. */
@@ -90,10 +86,17 @@ export interface CaptureFault {
   readonly dst: string | undefined;
 }
 
+/**
+ * The capture formats understood by {@linkcode decodeCapture}: the hex formats of
+ * {@linkcode HexFormat}, and `relay`, the capture `deno task dump --save` writes (see
+ * {@linkcode parseRelayCapture}).
+ */
+export type CaptureFormat = HexFormat | "relay";
+
 /** What {@linkcode decodeCapture} found. */
 export interface DecodedCapture {
   /** The input's format. */
-  readonly format: HexFormat;
+  readonly format: CaptureFormat;
   /** Packets and notes, in capture order. */
   readonly entries: CaptureEntry[];
   /** Streams whose decoding stopped at corrupt input (after the packets before it). */
@@ -121,12 +124,13 @@ export interface DecodeCaptureOptions {
    *
    * @default {detected}
    */
-  format?: HexFormat;
+  format?: CaptureFormat;
 }
 
 /**
- * Decodes a hex capture: plain hex, `xxd` output or a `tshark -x` dump (whose packets are
- * reassembled into TCP streams first).
+ * Decodes a hex capture: plain hex, `xxd` output, a `tshark -x` dump (whose packets are
+ * reassembled into TCP streams first) or a relay capture (one stream per connection and
+ * direction, named `client N` and `server N`).
  *
  * @param text The capture.
  * @param options Schemas, size limit and format.
@@ -144,7 +148,11 @@ export interface DecodeCaptureOptions {
  * ```
  */
 export function decodeCapture(text: string, options: DecodeCaptureOptions = {}): DecodedCapture {
-  const { format, packets } = parseHexInput(text, options.format);
+  if (options.format === "relay" || (options.format === undefined && isRelayCapture(text))) {
+    const streams = relayCaptureStreams(parseRelayCapture(text));
+    return { format: "relay", ...decodeStreams(streams, options), skippedPackets: 0 };
+  }
+  const { format, packets } = parseHexInput(text, options.format as HexFormat | undefined);
   if (format !== "tshark") {
     const chunks = packets.map((data, packet) => ({ packet, data, gapBefore: false }));
     return {
@@ -196,8 +204,7 @@ export function decodeStreams(
     if (fault !== undefined) faults.push({ error: fault, src: stream.src, dst: stream.dst });
   });
   pending.sort((a, b) => a.packet - b.packet || a.stream - b.stream || a.order - b.order);
-  const names = new Map<string, Map<number, string>>();
-  const eventNames = streams.map(() => new Map<number, string>());
+  const names = new Map<string, ConnectionNames>();
   const entries: CaptureEntry[] = [];
   let number = 0;
   for (const item of pending) {
@@ -208,29 +215,12 @@ export function decodeStreams(
     }
     const frame = item.frame!;
     const connection = [src ?? "", dst ?? ""].sort().join(" ");
-    let channels = names.get(connection);
-    if (channels === undefined) names.set(connection, channels = new Map([[ROOT_CHANNEL, "/"]]));
-    if (frame.type === "control" && (frame.schema === Connect || frame.schema === Handshake)) {
-      const { namespace, channel } = frame.value as { namespace: string; channel: number };
-      channels.set(channel, namespace);
+    let connectionNames = names.get(connection);
+    if (connectionNames === undefined) {
+      names.set(connection, connectionNames = new ConnectionNames());
     }
-    let eventName: string | undefined;
-    if (frame.type === "control") {
-      const value = frame.value as { id?: number; name?: string; event?: number };
-      if (frame.schema === EventName) eventNames[item.stream]!.set(value.id!, value.name!);
-      if (frame.schema === Event || frame.schema === RoomEvent) {
-        eventName = eventNames[item.stream]!.get(value.event!);
-      }
-    }
-    entries.push({
-      type: "packet",
-      number: ++number,
-      frame,
-      namespace: channels.get(frame.channel),
-      eventName,
-      src,
-      dst,
-    });
+    const { namespace, eventName } = connectionNames.name(frame, item.stream);
+    entries.push({ type: "packet", number: ++number, frame, namespace, eventName, src, dst });
   }
   return { entries, faults };
 }

@@ -1,7 +1,8 @@
 /**
  * Tools for looking at what went over the wire: hex capture parsing (plain hex, `xxd`,
- * `tshark -x`), TCP stream reassembly, packet formatting, and watching a room as a client. The
- * `deno task decode` and `deno task dump` CLIs are built on them.
+ * `tshark -x`, relay captures), TCP stream reassembly, packet formatting, a relay that decodes
+ * live traffic, and watching a room as a client. The `deno task decode` and `deno task dump`
+ * CLIs are built on them.
  *
  * @module
  */
@@ -12,3 +13,8 @@ export * from "./capture_decoder.ts";
 export * from "./packet_format.ts";
 export * from "./schema_module.ts";
 export * from "./room_watch.ts";
+export * from "./connection_names.ts";
+export * from "./relay_capture.ts";
+export * from "./relay_events.ts";
+export * from "./packet_relay.ts";
+export * from "./relay_format.ts";

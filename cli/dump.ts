@@ -1,0 +1,330 @@
+/**
+ * `deno task dump`: a relay between game-socket clients and a server that prints every packet
+ * it forwards, decoded.
+ *
+ * @module
+ */
+
+import { parseArgs, styleText } from "node:util";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  formatRelayCaptureChunk,
+  formatRelayEvent,
+  formatWatchEntry,
+  packetMatches,
+  PacketRelay,
+  RELAY_CAPTURE_HEADER,
+  type RelayEvent,
+  relayEventToJson,
+  schemasFromModule,
+  type WatchEntry,
+  watchEntryToJson,
+  watchRoom,
+  type WatchRoomOptions,
+} from "../inspect/mod.ts";
+import type { SchemaRegistry } from "../protocol/mod.ts";
+import type { JsonValue } from "../client.ts";
+
+const HELP = `Usage: deno task dump --listen <host:port> --target <host:port> [options]
+       deno task dump --connect <host:port> [--ns <namespace>] [--join <room>] [options]
+
+Relays TCP connections to a game-socket server unchanged, and prints every packet that
+crosses the relay in either direction, decoded:
+
+  conn 1     0.004s open: client 127.0.0.1:50122, server 127.0.0.1:3103
+  conn 1 C>S 0.005s #1 Connect / {namespace: "/", channel: 0, protocolVersion: 1, ...}
+  conn 1 S>C 0.007s #2 Handshake / {namespace: "/", channel: 0, socketId: "...", ...}
+  conn 1 C>S 0.012s #7 RoomEvent /home {room: "lobby", event: 0 "hello", ...}
+  conn 1 C>S 0.950s end: the client closed its side; closing the server's write side
+  conn 1     0.951s closed: 120 bytes C>S, 230 bytes S>C
+
+  conn 1        connection number, in order of acceptance
+  C>S, S>C      client to server, server to client (blank: the whole connection)
+  0.005s        seconds since the relay started
+  #1 ...        the packet as 'deno task decode' prints it: number, schema, namespace, fields
+
+Each chunk is forwarded as soon as it arrives, never held back for whole frames. Bytes
+that do not decode are reported (an 'error:' line) and relayed all the same; that
+direction is then relayed undecoded. When one side closes its stream, the relay closes the
+other side's write side; when one side fails, it closes both. Ctrl-C or SIGTERM stops the
+relay, closing every connection.
+
+Client mode (--connect) joins a room as a client and prints everything that arrives, like
+'tail -f' for a room: events (with room and sender), messages (with --schemas), rooms joined
+and left, members entering and leaving, and the disconnect:
+
+  1.250 /home lobby hello from nB4NL0eoS26NOl97LE5qgA: "hello all"
+  2.010 /home lobby: Xy3kN0aUQ2iMnaXo9rWzPw entered
+
+Options:
+  -c, --connect <host:port>  client mode: the server to connect to
+      --ns <namespace>       client mode: the namespace to connect (default: /)
+      --join <room>          client mode: the room to join (default: none)
+      --auth <json>          client mode: credentials for the connect, as JSON
+  -l, --listen <host:port>   where to listen (port 0 picks a free one); the first line
+                             printed says where: "relaying 127.0.0.1:4000 -> 127.0.0.1:3103"
+  -t, --target <host:port>   the server to relay to ([::1]:3103 for IPv6)
+      --hex                  add each packet's bytes, on an indented line (JSON: "hex")
+      --json                 print one JSON object per line: the start, then packets, notes,
+                             errors, open, end and close events, each with "conn",
+                             "direction" (where it has one) and "time"
+      --filter <name>        print only packets whose namespace, event name or schema name
+                             is <name> (exactly); repeat it to allow several. Connection
+                             lines, notes and errors are always printed.
+      --save <file>          also write a relay capture of every chunk relayed, which
+                             'deno task decode --file <file>' reads back
+  -s, --schemas <module>     a module whose exported schemas decode application messages
+      --max-frame-size <n>   the largest frame to decode (default: 65536)
+  -h, --help                 show this help
+
+Relay capture (--save): a text file. Its first line is "${RELAY_CAPTURE_HEADER}";
+lines starting with '#' are comments; every other line is one chunk as the relay read it:
+connection number, direction, seconds since the start, and the bytes in hex:
+
+  1 C>S 0.004 2c1000...
+
+Exit status: 0 when stopped by Ctrl-C or SIGTERM; 1 when the relay cannot listen, cannot
+write the capture, or its listener fails, or (client mode) when the connect or join is
+refused or the server ends the connection; 2 on bad usage (or schemas that do not load).
+
+Examples:
+  deno task serve --port 3103 &
+  deno task dump --listen 127.0.0.1:4000 --target 127.0.0.1:3103 --save session.txt
+  deno run --allow-net examples/client.ts --port 4000
+  deno task dump --connect 127.0.0.1:3103 --ns /home --join lobby
+`;
+
+interface HostPort {
+  hostname: string;
+  port: number;
+}
+
+/**
+ * Runs the dump CLI until Ctrl-C or SIGTERM.
+ *
+ * @param args The command-line arguments.
+ * @returns The exit status.
+ */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        connect: { type: "string", short: "c" },
+        ns: { type: "string" },
+        join: { type: "string" },
+        auth: { type: "string" },
+        listen: { type: "string", short: "l" },
+        target: { type: "string", short: "t" },
+        hex: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        filter: { type: "string", multiple: true },
+        save: { type: "string" },
+        schemas: { type: "string", short: "s" },
+        "max-frame-size": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }));
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.connect !== undefined) {
+    if (values.listen !== undefined || values.target !== undefined || values.save !== undefined) {
+      return usage("--connect (client mode) goes without --listen, --target and --save");
+    }
+  } else if (values.ns !== undefined || values.join !== undefined || values.auth !== undefined) {
+    return usage("--ns, --join and --auth belong to client mode (--connect)");
+  } else if (values.listen === undefined || values.target === undefined) {
+    return usage("the relay needs --listen <host:port> and --target <host:port>");
+  }
+  let maxFrameSize: number | undefined;
+  if (values["max-frame-size"] !== undefined) {
+    maxFrameSize = Number(values["max-frame-size"]);
+    if (!Number.isInteger(maxFrameSize) || maxFrameSize < 1 || maxFrameSize > 16 * 1024 * 1024) {
+      return usage(`--max-frame-size must be an integer in 1..16777216`);
+    }
+  }
+  let schemas: SchemaRegistry | undefined;
+  if (values.schemas !== undefined) {
+    try {
+      const url = pathToFileURL(resolve(values.schemas)).href;
+      schemas = schemasFromModule(await import(url));
+    } catch (error) {
+      return fail(`cannot load schemas from ${values.schemas}: ${(error as Error).message}`, 2);
+    }
+  }
+
+  if (values.connect !== undefined) {
+    const server = parseHostPort(values.connect, 1);
+    if (typeof server === "string") return usage(`--connect: ${server}`);
+    let auth: JsonValue | undefined;
+    if (values.auth !== undefined) {
+      try {
+        auth = JSON.parse(values.auth);
+      } catch {
+        return usage("--auth must be JSON");
+      }
+    }
+    return await watch(server, {
+      ...(values.ns === undefined ? {} : { namespace: values.ns }),
+      ...(values.join === undefined ? {} : { room: values.join }),
+      ...(schemas === undefined ? {} : { schemas }),
+      ...(auth === undefined ? {} : { auth }),
+    }, values.json);
+  }
+  const listen = parseHostPort(values.listen!, 0);
+  if (typeof listen === "string") return usage(`--listen: ${listen}`);
+  const target = parseHostPort(values.target!, 1);
+  if (typeof target === "string") return usage(`--target: ${target}`);
+
+  let save: Deno.FsFile | undefined;
+  const json = values.json;
+  const filters = values.filter ?? [];
+  const format = { hex: values.hex };
+  const encoder = new TextEncoder();
+  let saveError: Error | undefined;
+  const record = (line: string) => {
+    if (save === undefined || saveError !== undefined) return;
+    try {
+      const bytes = encoder.encode(`${line}\n`);
+      for (let done = 0; done < bytes.length;) done += save.writeSync(bytes.subarray(done));
+    } catch (error) {
+      saveError = error as Error;
+      console.error(styleText("red", `error: cannot write ${values.save}: ${saveError.message}`));
+    }
+  };
+  const onEvent = (event: RelayEvent) => {
+    if (event.type === "chunk") return record(formatRelayCaptureChunk(event));
+    if (event.type === "open") {
+      record(`# conn ${event.conn} open: client ${event.client}, server ${event.server}`);
+    }
+    if (event.type === "close") record(`# conn ${event.conn} closed`);
+    if (event.type === "packet" && !packetMatches(event.entry, filters)) return;
+    if (json) {
+      console.log(JSON.stringify(relayEventToJson(event, format)));
+    } else {
+      const line = formatRelayEvent(event, format)!;
+      console.log(event.type === "error" ? styleText("red", line) : line);
+    }
+  };
+
+  let relay: PacketRelay;
+  try {
+    relay = new PacketRelay({
+      listen,
+      target,
+      onEvent,
+      ...(schemas === undefined ? {} : { schemas }),
+      ...(maxFrameSize === undefined ? {} : { maxFrameSize }),
+    });
+  } catch (error) {
+    return fail(`cannot listen on ${values.listen}: ${(error as Error).message}`, 1);
+  }
+  if (values.save !== undefined) {
+    // Opened only once listening works, so a failed start leaves an old capture alone; nothing
+    // is relayed before this synchronous open.
+    try {
+      save = Deno.openSync(values.save, { write: true, create: true, truncate: true });
+    } catch (error) {
+      await relay.close();
+      return fail(`cannot write ${values.save}: ${(error as Error).message}`, 1);
+    }
+  }
+  const from = formatHostPort(relay.addr);
+  const to = formatHostPort(relay.target);
+  record(RELAY_CAPTURE_HEADER);
+  record(`# relaying ${from} -> ${to}, started ${new Date().toISOString()}`);
+  console.log(
+    json
+      ? JSON.stringify({ type: "relaying", listen: from, target: to })
+      : `relaying ${from} -> ${to}`,
+  );
+
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => stop = resolve);
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  let status = 0;
+  try {
+    await Promise.race([stopped, relay.finished]);
+  } catch (error) {
+    console.error(styleText("red", `error: the listener failed: ${(error as Error).message}`));
+    status = 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await relay.close();
+  }
+  console.log(json ? JSON.stringify({ type: "stopped" }) : "stopped");
+  save?.close();
+  return saveError === undefined ? status : 1;
+}
+
+/** Client mode: watches a room until Ctrl-C, SIGTERM or the end of the connection. */
+async function watch(
+  server: HostPort,
+  options: Omit<WatchRoomOptions, "hostname" | "port">,
+  json: boolean,
+): Promise<number> {
+  const print = (entry: WatchEntry) =>
+    console.log(json ? JSON.stringify(watchEntryToJson(entry)) : formatWatchEntry(entry));
+  const where = `${formatHostPort(server)} ${options.namespace ?? "/"}${
+    options.room === undefined ? "" : ` ${options.room}`
+  }`;
+  console.log(json ? JSON.stringify({ type: "watching", target: where }) : `watching ${where}`);
+  let watching;
+  try {
+    watching = await watchRoom({ ...server, ...options }, print);
+  } catch (error) {
+    return fail((error as Error).message, 1);
+  }
+
+  let stop = () => {};
+  const stopped = new Promise<"stopped">((resolve) => stop = () => resolve("stopped"));
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    const ended = await Promise.race([stopped, watching.closed]);
+    return ended === "stopped" ? 0 : 1;
+  } finally {
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+    await watching.close();
+  }
+}
+
+/** Reads `host:port` (`[v6]:port` for IPv6); returns what is wrong as a string. */
+function parseHostPort(text: string, minPort: number): HostPort | string {
+  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text);
+  if (match === null) return `expected host:port (or [v6 address]:port), got "${text}"`;
+  const port = Number(match[3]);
+  if (port < minPort || port > 65535) {
+    return `the port must be in ${minPort}..65535, got ${match[3]}`;
+  }
+  return { hostname: match[1] ?? match[2]!, port };
+}
+
+function formatHostPort({ hostname, port }: HostPort): string {
+  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
+}
+
+function usage(message: string): number {
+  console.error(styleText("red", `error: ${message}`));
+  console.error("Run with --help for usage.");
+  return 2;
+}
+
+function fail(message: string, status: number): number {
+  console.error(styleText("red", `error: ${message}`));
+  return status;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
