@@ -45,8 +45,9 @@ export function createDemoServer(options: DemoServerOptions = {}): GameSocketSer
 
 /**
  * The benchmark namespace of `deno task stress`: its sockets join the rooms they ask for, and
- * every update a socket sends is broadcast to its whole room, sender included. Nothing is
- * logged per connection, so a load test measures the server rather than its log.
+ * every update a socket sends (a BenchUpdate message frame, or an `update` event carrying one)
+ * is broadcast to its whole room, sender included, in the form it came. Nothing is logged per
+ * connection, so a load test measures the server rather than its log.
  */
 function serveBench(server: GameSocketServer): void {
   const bench = server.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS });
@@ -54,6 +55,11 @@ function serveBench(server: GameSocketServer): void {
     socket.onMessage(BenchUpdate, (update) => {
       for (const room of bench.adapter.socketRooms(socket.id)) {
         if (room !== socket.id) bench.to(room).send(BenchUpdate, update);
+      }
+    });
+    socket.on("update", (update) => {
+      for (const room of bench.adapter.socketRooms(socket.id)) {
+        if (room !== socket.id) bench.to(room).emit("update", update);
       }
     });
   });

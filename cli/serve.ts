@@ -14,7 +14,8 @@ const HELP = `Usage: deno task serve [options]
 Runs the demo game server: namespaces "/" and "/home"; in "/home", "hello" events sent to a
 room are relayed to everyone in that room. Logs one line per connection, namespace connect,
 room change and disconnect. Also "/bench" for \`deno task stress\`: its sockets join the room
-they ask for, and each BenchUpdate message is broadcast to the sender's whole room (not logged).
+they ask for, and each BenchUpdate message (or "update" event) is broadcast to the sender's
+whole room (not logged).
 Stops on Ctrl-C (SIGINT) or SIGTERM, closing every connection.
 
 Options:

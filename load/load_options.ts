@@ -1,0 +1,219 @@
+/**
+ * The options of a load test ({@linkcode LoadOptions}), their defaults and bounds, and their
+ * validation, shared by `runLoad` and `deno task stress`.
+ *
+ * @module
+ */
+
+import { BENCH_NAMESPACE } from "./bench_update.ts";
+
+/** What `runLoad` reports while it runs, every `progressInterval` milliseconds. */
+export interface LoadProgress {
+  /** Milliseconds since the run started (ramp-up included). */
+  readonly elapsed: number;
+  /** Clients connected and in their room. */
+  readonly connected: number;
+  /** Clients that could not connect or join. */
+  readonly failed: number;
+  /** Updates sent so far. */
+  readonly sent: number;
+  /** Deliveries received so far. */
+  readonly received: number;
+  /** Deliveries received per second over the last interval. */
+  readonly msgsPerSecond: number;
+  /** The median latency so far, in milliseconds. */
+  readonly p50: number;
+  /** The 99th percentile of latency so far, in milliseconds. */
+  readonly p99: number;
+}
+
+/** How each update travels: a message frame, or an `update` event whose payload is the message. */
+export type LoadKind = "message" | "event";
+
+/** Options of `runLoad`. */
+export interface LoadOptions {
+  /** The server's host. */
+  host: string;
+  /** The server's port. */
+  port: number;
+  /** How many clients connect. */
+  clients: number;
+  /**
+   * The namespace the clients connect (with the benchmark's schemas).
+   *
+   * @default {"/bench"}
+   */
+  namespace?: string;
+  /** How many rooms: client `i` joins room `r<i % rooms>`. */
+  rooms: number;
+  /** Updates per second of each client. */
+  rate: number;
+  /** Seconds of sending. */
+  duration: number;
+  /**
+   * Connections started per second.
+   *
+   * @default {500}
+   */
+  rampUp?: number;
+  /**
+   * Seconds to wait after the last send for deliveries still on their way.
+   *
+   * @default {3}
+   */
+  drain?: number;
+  /**
+   * How updates travel.
+   *
+   * @default {"message"}
+   */
+  kind?: LoadKind;
+  /** Called every `progressInterval` milliseconds while the run lasts. */
+  onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Milliseconds between calls of `onProgress`.
+   *
+   * @default {2000}
+   */
+  progressInterval?: number;
+  /**
+   * Ends the run early when aborted: no more connects or sends, a short drain (at most 1 s),
+   * then the report.
+   */
+  signal?: AbortSignal;
+  /**
+   * Called when the measured window starts: every client connected (or failed), right before
+   * the first send. For measuring something else (a server's CPU time) over the same window.
+   */
+  onWindowStart?: () => void;
+  /** Called when the measured window ends: after the drain, before the clients close. */
+  onWindowEnd?: () => void;
+}
+
+/** {@linkcode LoadOptions} with every default filled in. */
+export interface ResolvedLoadOptions
+  extends Required<Omit<LoadOptions, "onProgress" | "signal" | "onWindowStart" | "onWindowEnd">> {
+  /** Called every `progressInterval` milliseconds, if given. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Ends the run early, if given. */
+  signal?: AbortSignal;
+  /** Called when the measured window starts, if given. */
+  onWindowStart?: () => void;
+  /** Called when the measured window ends, if given. */
+  onWindowEnd?: () => void;
+}
+
+/** The range of one numeric option. */
+export interface OptionBound {
+  /** The smallest value allowed. */
+  readonly min: number;
+  /** Whether the smallest value is excluded (`rate > 0`). */
+  readonly exclusive?: boolean;
+  /** The largest value allowed. */
+  readonly max: number;
+  /** Whether the value must be an integer. */
+  readonly integer: boolean;
+}
+
+/** The bounds of the numeric options; `deno task stress` checks its flags against them too. */
+export const LOAD_BOUNDS: Readonly<
+  Record<
+    "port" | "clients" | "rooms" | "rate" | "duration" | "rampUp" | "drain" | "progressInterval",
+    OptionBound
+  >
+> = {
+  port: { min: 1, max: 65535, integer: true },
+  clients: { min: 1, max: 20_000, integer: true },
+  rooms: { min: 1, max: 20_000, integer: true },
+  rate: { min: 0, exclusive: true, max: 1000, integer: false },
+  duration: { min: 0, exclusive: true, max: 3600, integer: false },
+  rampUp: { min: 0, exclusive: true, max: 100_000, integer: false },
+  drain: { min: 0, max: 600, integer: false },
+  progressInterval: { min: 10, max: 3_600_000, integer: true },
+};
+
+/** The defaults of the optional settings. */
+export const LOAD_DEFAULTS: {
+  readonly namespace: string;
+  readonly rampUp: number;
+  readonly drain: number;
+  readonly kind: LoadKind;
+  readonly progressInterval: number;
+} = {
+  namespace: BENCH_NAMESPACE,
+  rampUp: 500,
+  drain: 3,
+  kind: "message",
+  progressInterval: 2000,
+};
+
+/**
+ * Why a value is outside its bound, or `undefined` when it is inside.
+ *
+ * @param value The value.
+ * @param bound Its bound.
+ * @returns The problem, as the end of a sentence ("must be an integer in 1..20000").
+ */
+export function boundProblem(value: number, bound: OptionBound): string | undefined {
+  const inside = typeof value === "number" && Number.isFinite(value) &&
+    (bound.exclusive ? value > bound.min : value >= bound.min) && value <= bound.max &&
+    (!bound.integer || Number.isInteger(value));
+  if (inside) return undefined;
+  const kind = bound.integer ? "an integer" : "a number";
+  return bound.exclusive
+    ? `must be ${kind} above ${bound.min} and at most ${bound.max}`
+    : `must be ${kind} in ${bound.min}..${bound.max}`;
+}
+
+/**
+ * Checks the options of a load test and fills in the defaults.
+ *
+ * @param options The options.
+ * @returns The options with every default.
+ * @throws {RangeError} When a number is out of its {@linkcode LOAD_BOUNDS}.
+ * @throws {TypeError} When the host is empty, the namespace does not start with "/", or the kind
+ *   is neither "message" nor "event".
+ */
+export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
+  const resolved: ResolvedLoadOptions = {
+    host: options.host,
+    port: options.port,
+    clients: options.clients,
+    namespace: options.namespace ?? LOAD_DEFAULTS.namespace,
+    rooms: options.rooms,
+    rate: options.rate,
+    duration: options.duration,
+    rampUp: options.rampUp ?? LOAD_DEFAULTS.rampUp,
+    drain: options.drain ?? LOAD_DEFAULTS.drain,
+    kind: options.kind ?? LOAD_DEFAULTS.kind,
+    progressInterval: options.progressInterval ?? LOAD_DEFAULTS.progressInterval,
+    ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.onWindowStart === undefined ? {} : { onWindowStart: options.onWindowStart }),
+    ...(options.onWindowEnd === undefined ? {} : { onWindowEnd: options.onWindowEnd }),
+  };
+  if (typeof resolved.host !== "string" || resolved.host === "") {
+    throw new TypeError("Cannot run a load test: the host is empty");
+  }
+  const ns = resolved.namespace;
+  if (typeof ns !== "string" || !ns.startsWith("/") || ns.length > 255) {
+    throw new TypeError(
+      `Cannot run a load test: a namespace starts with "/" and has at most 255 characters, got ${
+        JSON.stringify(ns)
+      }`,
+    );
+  }
+  if (resolved.kind !== "message" && resolved.kind !== "event") {
+    throw new TypeError(
+      `Cannot run a load test: kind is "message" or "event", got ${JSON.stringify(resolved.kind)}`,
+    );
+  }
+  for (const [name, bound] of Object.entries(LOAD_BOUNDS)) {
+    const value = resolved[name as keyof typeof LOAD_BOUNDS];
+    const problem = boundProblem(value, bound);
+    if (problem !== undefined) {
+      throw new RangeError(`Cannot run a load test: ${name} ${problem}, got ${value}`);
+    }
+  }
+  return resolved;
+}

@@ -1,0 +1,348 @@
+/**
+ * The load generator against an in-process demo server: every update delivered to its whole
+ * room and accounted for, in both kinds; connection failures, disconnects and losses counted;
+ * an interrupted run; the send schedule; the report's forms.
+ */
+
+import assert from "node:assert/strict";
+import { createDemoServer } from "../cli/demo_server.ts";
+import { BENCH_NAMESPACE, BENCH_SCHEMAS } from "../load/bench_update.ts";
+import { LatencyHistogram } from "../load/latency_histogram.ts";
+import { type LoadReport, runLoad } from "../load/load_generator.ts";
+import { errorRate, formatErrors, formatSummary, reportToJson } from "../load/load_report.ts";
+import { runSchedule, scheduledCount } from "../load/send_schedule.ts";
+import { GameSocketServer } from "../server.ts";
+
+/** The demo server of `deno task serve`, on 127.0.0.1 port 0, closed with `await using`. */
+async function demoServer(): Promise<{ server: GameSocketServer; port: number } & AsyncDisposable> {
+  const server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  return { server, port, [Symbol.asyncDispose]: () => server.close() };
+}
+
+/** A port on 127.0.0.1 with nothing listening: one that was free a moment ago. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
+function assertConsistent(report: LoadReport): void {
+  const { p50, p90, p99, max } = report.latency_ms;
+  assert.ok(0 <= p50 && p50 <= p90 && p90 <= p99 && p99 <= max, JSON.stringify(report.latency_ms));
+  assert.equal(report.histogram.count, report.received);
+  assert.equal(report.lost, Math.max(0, report.expected - report.received));
+  assert.ok(report.window_s > 0 && Number.isFinite(report.window_s));
+  assert.ok(report.gen_cpu_util >= 0 && Number.isFinite(report.gen_cpu_util));
+  assert.ok(report.send_lag_max_ms >= 0);
+}
+
+for (const kind of ["message", "event"] as const) {
+  Deno.test(`runLoad (${kind}s) delivers every update to its sender's whole room`, async () => {
+    await using demo = await demoServer();
+    const report = await runLoad({
+      host: "127.0.0.1",
+      port: demo.port,
+      clients: 20,
+      rooms: 4,
+      rate: 20,
+      duration: 1,
+      kind,
+    });
+    console.log(
+      JSON.stringify(reportToJson(report), (key, value) => key === "histogram" ? undefined : value),
+    );
+    assert.equal(report.clients, 20);
+    assert.equal(report.connected, 20);
+    assert.equal(report.failed, 0);
+    assert.deepEqual(report.errors, {});
+    // 20 clients × 20 Hz × 1 s: sends 0..399 at j/400 s, each client sending 20.
+    assert.equal(report.sent, 400);
+    // Four rooms of five: each send is expected five times, the sender included.
+    assert.equal(report.expected, 2000);
+    assert.equal(report.received, 2000);
+    assert.equal(report.lost, 0);
+    assert.equal(report.interrupted, false);
+    assert.ok(report.latency_ms.max > 0);
+    assert.ok(report.msgs_per_s > 0);
+    assertConsistent(report);
+  });
+}
+
+Deno.test("runLoad expects each send as many times as its sender's room has members", async () => {
+  await using demo = await demoServer();
+  // Rooms r0, r1, r2 of 4, 3 and 3 clients; each client sends 10 times.
+  const window: string[] = [];
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 10,
+    rooms: 3,
+    rate: 10,
+    duration: 1,
+    onWindowStart: () => window.push(`start, ${demo.server.of(BENCH_NAMESPACE).sockets.size} in`),
+    onWindowEnd: () => window.push(`end, ${demo.server.of(BENCH_NAMESPACE).sockets.size} in`),
+  });
+  assert.deepEqual(window, ["start, 10 in", "end, 10 in"]);
+  assert.equal(report.sent, 100);
+  assert.equal(report.expected, 10 * (4 * 4 + 3 * 3 + 3 * 3));
+  assert.equal(report.received, report.expected);
+  assert.deepEqual(report.errors, {});
+});
+
+Deno.test("runLoad counts connection failures by ConnectError code", async () => {
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: closedPort(),
+    clients: 5,
+    rooms: 2,
+    rate: 20,
+    duration: 0.1,
+  });
+  assert.equal(report.connected, 0);
+  assert.equal(report.failed, 5);
+  assert.deepEqual(report.errors, { transport: 5 });
+  assert.equal(report.sent, 0);
+  assert.equal(report.expected, 0);
+  assert.equal(report.lost, 0);
+  assert.equal(errorRate(report), 5 / 5);
+});
+
+Deno.test("runLoad counts a refused namespace as a failure with its code", async () => {
+  await using demo = await demoServer();
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    namespace: "/nowhere",
+    clients: 3,
+    rooms: 1,
+    rate: 10,
+    duration: 0.1,
+  });
+  assert.equal(report.failed, 3);
+  assert.deepEqual(report.errors, { invalid_namespace: 3 });
+});
+
+Deno.test("runLoad counts as lost the deliveries a server never relays", async () => {
+  await using server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
+  server.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }); // accepts updates, relays nothing
+  const { port } = await server.listen();
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port,
+    clients: 4,
+    rooms: 2,
+    rate: 10,
+    duration: 0.5,
+    drain: 0.2,
+  });
+  assert.equal(report.sent, 20);
+  assert.equal(report.expected, 40);
+  assert.equal(report.received, 0);
+  assert.equal(report.lost, 40);
+  assert.deepEqual(report.errors, {});
+  assert.equal(errorRate(report), 40 / (40 + 4));
+  assert.match(formatErrors(report).at(-1)!, /^messages lost: 40 of 40 expected \(100\.00 %\)$/);
+});
+
+Deno.test("runLoad counts disconnects by reason when the server goes away mid-run", async () => {
+  await using demo = await demoServer();
+  let closing: Promise<void> | undefined;
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 6,
+    rooms: 2,
+    rate: 20,
+    duration: 0.6,
+    drain: 0.2,
+    progressInterval: 50,
+    onProgress: (progress) => {
+      if (progress.sent > 0) closing ??= demo.server.close();
+    },
+  });
+  await closing;
+  assert.equal(report.connected, 6);
+  assert.equal(report.errors["disconnect: server shutting down"], 6);
+  assert.ok(report.sent > 0 && report.sent < 72, `sent ${report.sent}`);
+  assert.ok(errorRate(report) > 0);
+});
+
+Deno.test("runLoad stops sending when aborted, reports, and closes every client", async () => {
+  await using demo = await demoServer();
+  const controller = new AbortController();
+  const progress: number[] = [];
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 4,
+    rooms: 1,
+    rate: 20,
+    duration: 60,
+    progressInterval: 100,
+    signal: controller.signal,
+    onProgress: ({ sent }) => {
+      progress.push(sent);
+      if (sent > 0) controller.abort();
+    },
+  });
+  assert.equal(report.interrupted, true);
+  assert.ok(report.sent > 0 && report.sent < 4 * 20 * 60, `sent ${report.sent}`);
+  assert.equal(report.lost, 0);
+  assert.equal(report.received, report.expected);
+  assert.deepEqual(report.errors, {});
+});
+
+Deno.test("runLoad rejects options out of bounds before connecting", async () => {
+  const base = { host: "127.0.0.1", port: 3103, clients: 1, rooms: 1, rate: 1, duration: 1 };
+  await assert.rejects(runLoad({ ...base, clients: 0 }), RangeError);
+  await assert.rejects(runLoad({ ...base, clients: 20_001 }), RangeError);
+  await assert.rejects(runLoad({ ...base, clients: 1.5 }), RangeError);
+  await assert.rejects(runLoad({ ...base, rate: 0 }), RangeError);
+  await assert.rejects(runLoad({ ...base, duration: 3601 }), RangeError);
+  await assert.rejects(runLoad({ ...base, port: 0 }), RangeError);
+  await assert.rejects(runLoad({ ...base, drain: -1 }), RangeError);
+  await assert.rejects(runLoad({ ...base, host: "" }), TypeError);
+  await assert.rejects(runLoad({ ...base, namespace: "bench" }), TypeError);
+  // @ts-expect-error: the kind is checked at run time too
+  await assert.rejects(runLoad({ ...base, kind: "datagram" }), TypeError);
+});
+
+Deno.test("scheduledCount rounds senders × rate × duration up, without float noise", () => {
+  assert.equal(scheduledCount(20, 20, 1), 400);
+  assert.equal(scheduledCount(200, 20, 5), 20_000);
+  assert.equal(scheduledCount(3, 0.1, 10), 3); // 3.0000000000000004 in floating point
+  assert.equal(scheduledCount(3, 0.5, 1), 2); // sends at 0 s and 2/3 s
+  assert.equal(scheduledCount(1, 1, 0.5), 1);
+});
+
+Deno.test("runSchedule fires every event in order and none before it is due", async () => {
+  const fired: { j: number; at: number }[] = [];
+  const result = await runSchedule(50, 1, (j) => fired.push({ j, at: performance.now() }));
+  assert.equal(result.fired, 50);
+  assert.deepEqual(fired.map(({ j }) => j), Array.from({ length: 50 }, (_, j) => j));
+  for (const { j, at } of fired) assert.ok(at - result.start >= j * 1 - 0.01, `event ${j} early`);
+  assert.ok(result.end - result.start >= 49);
+  assert.ok(result.lagMax >= 0);
+});
+
+Deno.test("runSchedule stops when its signal aborts, and rejects when an event throws", async () => {
+  const controller = new AbortController();
+  const result = await runSchedule(
+    1000,
+    1,
+    (j) => j === 9 && controller.abort(),
+    controller.signal,
+  );
+  assert.equal(result.fired, 10);
+  await assert.rejects(
+    runSchedule(10, 1, (j) => {
+      if (j === 3) throw new RangeError("bad value");
+    }),
+    RangeError,
+  );
+  await assert.rejects(runSchedule(-1, 1, () => {}), RangeError);
+  await assert.rejects(runSchedule(1, 0, () => {}), RangeError);
+});
+
+function sampleReport(overrides: Partial<LoadReport> = {}): LoadReport {
+  const histogram = new LatencyHistogram();
+  for (const ms of [0.3, 0.4, 0.5, 2.5, 9]) histogram.record(ms);
+  return {
+    clients: 10,
+    connected: 8,
+    failed: 2,
+    sent: 100,
+    expected: 400,
+    received: 395,
+    lost: 5,
+    errors: { transport: 2, "disconnect: transport error": 1 },
+    msgs_per_s: 1234.56,
+    latency_ms: { p50: 0.5, p90: 9, p99: 9, max: 9 },
+    gen_cpu_util: 0.12345,
+    send_lag_max_ms: 2.345,
+    window_s: 1.5,
+    interrupted: false,
+    histogram,
+    ...overrides,
+  };
+}
+
+Deno.test("errorRate counts failed connections once, other errors and lost deliveries", () => {
+  // (2 failed + 1 disconnect + 5 lost) / (400 expected + 10 clients)
+  assert.equal(errorRate(sampleReport()), 8 / 410);
+  assert.equal(
+    errorRate(sampleReport({ failed: 0, errors: {}, lost: 0, expected: 0, clients: 0 })),
+    0,
+  );
+});
+
+Deno.test("formatSummary has one row per figure", () => {
+  const lines = formatSummary(sampleReport());
+  const names = lines.map((line) => line.split(/\s{2,}/)[0]);
+  assert.deepEqual(names, [
+    "clients",
+    "connected",
+    "failed",
+    "sent",
+    "expected",
+    "received",
+    "lost",
+    "msgs/s",
+    "latency p50",
+    "latency p90",
+    "latency p99",
+    "latency max",
+    "gen_cpu_util",
+    "send_lag_max_ms",
+    "window_s",
+  ]);
+  assert.match(lines[7]!, /msgs\/s\s+1235$/);
+  assert.match(lines[8]!, /latency p50\s+0\.5 ms$/);
+  assert.match(formatSummary(sampleReport({ interrupted: true })).at(-1)!, /interrupted\s+yes/);
+});
+
+Deno.test("formatErrors lists the reasons, most frequent first, then the losses", () => {
+  assert.deepEqual(formatErrors(sampleReport()), [
+    "errors by reason:",
+    "  transport: 2",
+    "  disconnect: transport error: 1",
+    "messages lost: 5 of 400 expected (1.25 %)",
+  ]);
+  assert.equal(formatErrors(sampleReport({ errors: {} }))[0], "errors: none");
+});
+
+Deno.test("reportToJson has every figure, rounded, and survives JSON", () => {
+  const json = JSON.parse(JSON.stringify(reportToJson(sampleReport())));
+  for (
+    const key of [
+      "clients",
+      "connected",
+      "failed",
+      "sent",
+      "expected",
+      "received",
+      "lost",
+      "errors",
+      "msgs_per_s",
+      "latency_ms",
+      "gen_cpu_util",
+      "send_lag_max_ms",
+      "window_s",
+      "interrupted",
+      "error_rate",
+      "histogram",
+    ]
+  ) assert.ok(key in json, `no ${key}`);
+  assert.deepEqual(json.latency_ms, { p50: 0.5, p90: 9, p99: 9, max: 9 });
+  assert.equal(json.msgs_per_s, 1234.6);
+  assert.equal(json.gen_cpu_util, 0.123);
+  assert.deepEqual(json.errors, { transport: 2, "disconnect: transport error": 1 });
+  assert.deepEqual(json.histogram, [
+    { from_ms: 0.2, to_ms: 0.5, count: 2 },
+    { from_ms: 0.5, to_ms: 1, count: 1 },
+    { from_ms: 2, to_ms: 5, count: 1 },
+    { from_ms: 5, to_ms: 10, count: 1 },
+  ]);
+});

@@ -1,0 +1,270 @@
+/**
+ * `deno task stress` as a process: against `deno task serve` (the issue's done-when: 200
+ * clients for 5 s, no errors, nothing lost), its JSON report, its exit status 1 when connections
+ * fail and 2 on bad arguments.
+ */
+
+import assert from "node:assert/strict";
+import { createDemoServer } from "../cli/demo_server.ts";
+import { within } from "./within.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The arguments of a task after `deno`, read from deno.json so the test runs the task. */
+async function taskArgs(task: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const [deno, ...args] = String(config.tasks[task]).split(" ");
+  assert.equal(deno, "deno");
+  return args;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function stress(args: string[]): Promise<Run> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs("stress"), ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/** The JSON object on the last line of standard output. */
+function lastJson(run: Run): Record<string, unknown> {
+  const lines = run.stdout.trimEnd().split("\n");
+  return JSON.parse(lines.at(-1)!);
+}
+
+const REQUIRED_KEYS = [
+  "clients",
+  "connected",
+  "failed",
+  "sent",
+  "expected",
+  "received",
+  "lost",
+  "errors",
+  "msgs_per_s",
+  "latency_ms",
+  "gen_cpu_util",
+  "send_lag_max_ms",
+  "window_s",
+];
+
+/** Reads lines of a stream until one matches; resolves with it (or undefined at the end). */
+async function lineMatching(
+  reader: ReadableStreamDefaultReader<string>,
+  wanted: (line: string) => boolean,
+): Promise<string | undefined> {
+  let pending = "";
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) return undefined;
+    pending += value;
+    const lines = pending.split("\n");
+    pending = lines.pop()!;
+    const found = lines.find(wanted);
+    if (found !== undefined) return found;
+  }
+}
+
+Deno.test({
+  name: "deno task stress: 200 clients for 5 s against deno task serve lose nothing",
+  async fn() {
+    const serve = new Deno.Command(Deno.execPath(), {
+      args: [...await taskArgs("serve"), "--port", "0", "--hostname", "127.0.0.1"],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let drained: Promise<void> | undefined;
+    try {
+      const listening = await lineMatching(reader, (line) => line.startsWith("listening on"));
+      const port = listening?.match(/127\.0\.0\.1:(\d+)/)?.[1];
+      assert.ok(port, `no port in ${listening}`);
+      // Keep reading the server's log (a line per connection), so that a full pipe never
+      // blocks it.
+      drained = lineMatching(reader, () => false).then(() => {});
+      const run = await stress(["--port", port, "--clients", "200", "--duration", "5", "--json"]);
+      assert.equal(run.code, 0, run.stderr);
+      const report = lastJson(run);
+      console.log(
+        `200 clients, 10 rooms, 20 Hz, 5 s: ${report.msgs_per_s} msgs/s, latency ms ${
+          JSON.stringify(report.latency_ms)
+        }, gen_cpu_util ${report.gen_cpu_util}, send_lag_max_ms ${report.send_lag_max_ms}, sent ${report.sent}, received ${report.received}`,
+      );
+      assert.equal(report.connected, 200);
+      assert.equal(report.failed, 0);
+      assert.deepEqual(report.errors, {});
+      assert.equal(report.sent, 200 * 20 * 5);
+      assert.equal(report.expected, 200 * 20 * 5 * 20);
+      assert.equal(report.lost, 0);
+      assert.equal(report.received, report.expected);
+    } finally {
+      serve.kill("SIGINT");
+      if (drained === undefined) await reader.cancel();
+      else await drained;
+      assert.equal((await serve.status).code, 0);
+    }
+  },
+});
+
+Deno.test("deno task stress --json ends with one JSON object holding every figure", async () => {
+  await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  const run = await stress([
+    "--port",
+    String(port),
+    "--clients",
+    "10",
+    "--rooms",
+    "2",
+    "--duration",
+    "1",
+    "--kind",
+    "event",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trimEnd().split("\n").length, 1, "standard output holds the JSON alone");
+  const report = lastJson(run);
+  for (const key of REQUIRED_KEYS) assert.ok(key in report, `no ${key} in ${run.stdout}`);
+  assert.deepEqual(Object.keys(report.latency_ms as object), ["p50", "p90", "p99", "max"]);
+  assert.equal(report.sent, 200);
+  assert.equal(report.expected, 200 * 5);
+  assert.equal(report.lost, 0);
+  // People read the summary, histogram and errors on standard error.
+  assert.match(run.stderr, /^msgs\/s\s+\d+$/m);
+  assert.match(run.stderr, /^latency histogram:$/m);
+  assert.match(run.stderr, /^errors: none$/m);
+  assert.match(run.stderr, /^messages lost: 0 of 1000 expected/m);
+});
+
+Deno.test("deno task stress prints progress lines, the summary and the histogram", async () => {
+  await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  const run = await stress(["--port", String(port), "--clients", "4", "--duration", "2.5"]);
+  assert.equal(run.code, 0, run.stderr);
+  // Not a terminal: one progress line every 2 s.
+  assert.match(
+    run.stdout,
+    /^ +2\.0 s {2}connected 4 {2}failed 0 {2}sent \d+ {2}received \d+ {2}msgs\/s \d+ {2}p50 .* ms {2}p99 .* ms$/m,
+  );
+  assert.doesNotMatch(run.stdout, /\r/);
+  assert.match(run.stdout, /^sent\s+200$/m); // 4 clients × 20 Hz × 2.5 s
+  assert.match(run.stdout, /^latency p99\s+[\d.]+ ms$/m);
+  assert.match(run.stdout, /^ *[\d.]+ – [\d.]+ ms +\d+ +[\d.]+ % +#+$/m);
+});
+
+Deno.test("deno task stress stops on SIGINT, summarizes and exits", async () => {
+  await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  let resolveLeft: (reason: string) => void;
+  const allLeft = new Promise<string>((resolve) => resolveLeft = resolve);
+  let left = 0;
+  server.of("/bench").on("connection", (socket) => {
+    socket.on("disconnect", (reason) => ++left === 4 && resolveLeft(reason));
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs("stress"), "--port", String(port), "--clients", "4", "-d", "600"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let rest = "";
+  try {
+    const progress = await lineMatching(reader, (line) => / s {2}connected 4 /.test(line));
+    assert.ok(progress, "no progress line");
+  } finally {
+    child.kill("SIGINT");
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      rest += chunk.value;
+    }
+  }
+  const status = await child.status;
+  assert.equal(status.code, 0, await stderr);
+  assert.match(rest, /^interrupted\s+yes$/m);
+  assert.match(rest, /^sent\s+\d+$/m);
+  assert.match(rest, /^messages lost: 0 of \d+ expected/m);
+  assert.equal(await within(allLeft, "every client leaving"), "client disconnect");
+});
+
+Deno.test("deno task stress exits 1 and counts transport errors when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const run = await stress([
+    "--port",
+    String(port),
+    "--clients",
+    "7",
+    "--duration",
+    "0.2",
+    "--json",
+  ]);
+  assert.equal(run.code, 1);
+  const report = lastJson(run);
+  assert.equal(report.failed, 7);
+  assert.equal(report.connected, 0);
+  assert.deepEqual(report.errors, { transport: 7 });
+  assert.match(run.stderr, /^ {2}transport: 7$/m);
+  assert.match(run.stderr, /FAIL: error rate 1\.00 exceeds --max-error-rate 0/);
+});
+
+Deno.test("deno task stress refuses bad arguments with exit status 2 and a message", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--clients", "0"], /--clients must be an integer in 1\.\.20000/],
+    [["--clients", "20001"], /--clients must be an integer in 1\.\.20000/],
+    [["--clients", "2.5"], /--clients must be an integer/],
+    [["--rooms", "abc"], /--rooms must be an integer/],
+    [["--rate", "0"], /--rate must be a number above 0/],
+    [["--duration", "3601"], /--duration must be a number above 0 and at most 3600/],
+    [["--port", "70000"], /--port must be an integer in 1\.\.65535/],
+    [["--ramp-up=-5"], /--ramp-up must be a number above 0/],
+    [["--drain", ""], /--drain must be a number/],
+    [["--host", ""], /--host is empty/],
+    [["--kind", "datagram"], /--kind is message or event/],
+    [["--namespace", "bench"], /namespace starts with "\/"/],
+    [["--max-error-rate", "2"], /--max-error-rate must be a number in 0\.\.1/],
+    [["--frobnicate"], /Unknown option '--frobnicate'/],
+    [["extra"], /positional/i],
+  ];
+  const runs = await Promise.all(cases.map(([args]) => stress(args)));
+  runs.forEach((run, i) => {
+    const [args, message] = cases[i]!;
+    assert.equal(run.code, 2, `${args.join(" ")}: ${run.stderr}`);
+    assert.match(run.stderr, message, args.join(" "));
+    assert.equal(run.stdout, "", args.join(" "));
+  });
+});
+
+Deno.test("deno task stress --help lists every option and exits 0", async () => {
+  const run = await stress(["--help"]);
+  assert.equal(run.code, 0);
+  for (
+    const option of [
+      "--host",
+      "--port",
+      "--clients",
+      "--namespace",
+      "--rooms",
+      "--rate",
+      "--kind",
+      "--duration",
+      "--ramp-up",
+      "--drain",
+      "--max-error-rate",
+      "--json",
+      "--help",
+    ]
+  ) assert.ok(run.stdout.includes(option), option);
+});
