@@ -62,6 +62,8 @@ function serveBench(server: GameSocketServer): void {
         if (room !== socket.id) bench.to(room).emit("update", update);
       }
     });
+    // The server's counters, for the fanout benchmark's bytes on the wire.
+    socket.on("stats", () => ({ ...server.stats }));
   });
 }
 

@@ -98,7 +98,14 @@ export class GameSocketServer<
   #sweep: TimerEntry | undefined;
   #timers: TimerQueue;
   #state: "new" | "listening" | "closing" | "closed" = "new";
-  #stats: ServerStats = { connections: 0, accepted: 0, refused: 0, framesEncoded: 0 };
+  #stats: ServerStats = {
+    connections: 0,
+    accepted: 0,
+    refused: 0,
+    framesEncoded: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  };
 
   /**
    * Creates a server. Nothing listens until {@linkcode GameSocketServer.listen}.
@@ -356,6 +363,7 @@ export class GameSocketServer<
         sendQueueLimit: this.options.sendQueueLimit,
         readBufferSize: this.options.readBufferSize,
         secure,
+        totals: this.#stats,
       });
       const connection: ServerConnection = new ServerConnection(this.#core, transport);
       this.#connections.add(connection);

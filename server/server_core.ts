@@ -32,6 +32,10 @@ export interface ServerStats {
   refused: number;
   /** Event and message frames encoded (a broadcast encodes its frame once, for all recipients). */
   framesEncoded: number;
+  /** Bytes read from every connection since `listen()`. */
+  bytesIn: number;
+  /** Bytes written to every connection since `listen()` (TLS records included). */
+  bytesOut: number;
 }
 
 /** The server's internals, as its parts see them. */

@@ -47,6 +47,20 @@ export interface StreamTransportOptions {
    * @default {false}
    */
   readonly secure?: boolean;
+  /**
+   * Counters that many transports add their bytes to (a server's totals).
+   *
+   * @default {undefined}
+   */
+  readonly totals?: TrafficTotals;
+}
+
+/** Bytes read and written, summed over many transports. */
+export interface TrafficTotals {
+  /** Bytes read. */
+  bytesIn: number;
+  /** Bytes written. */
+  bytesOut: number;
 }
 
 /**
@@ -71,6 +85,7 @@ export class StreamTransport implements Transport {
   #decoder: FrameDecoder;
   #limit: number;
   #readBufferSize: number;
+  #totals: TrafficTotals | undefined;
   #handler: TransportHandler | undefined;
   #state: "open" | "closing" | "closed" = "open";
   #queue: Uint8Array[] = [];
@@ -101,6 +116,7 @@ export class StreamTransport implements Transport {
     this.#decoder = new FrameDecoder(options.decode);
     this.#limit = options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT;
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
+    this.#totals = options.totals;
   }
 
   get queuedBytes(): number {
@@ -210,6 +226,7 @@ export class StreamTransport implements Transport {
           break;
         }
         this.stats.bytesIn += n;
+        if (this.#totals !== undefined) this.#totals.bytesIn += n;
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
           if (this.#state !== "open") continue;
           this.stats.framesIn++;
@@ -272,6 +289,7 @@ export class StreamTransport implements Transport {
           const n = await this.#conn.write(chunk.subarray(offset));
           this.stats.writes++;
           this.stats.bytesOut += n;
+          if (this.#totals !== undefined) this.#totals.bytesOut += n;
           offset += n;
           this.#inFlight = chunk.length - offset;
         }

@@ -1,0 +1,283 @@
+/**
+ * `deno task bench:fanout`: the benchmark the performance claims rest on, in the peer
+ * benchmark's scenario (../shared/bench/peers): C clients on "/bench", client i in room
+ * `r<i % R>`, each sending a BenchUpdate at RATE Hz, the server broadcasting each update to the
+ * sender's whole room, sender included. The server runs as a direct child (`deno task serve`'s
+ * code); its CPU time and RSS come from /proc, the bytes it wrote from its own counters. One JSON line, with the peer
+ * benchmark's keys, so the two compare line by line.
+ *
+ * Modes: `fanout` (one measured run), `saturate` (the rate rises ×1.5 per step until p99 passes
+ * 100 ms, more than 1% is lost, or deliveries stop growing by 5%), `idle` (N connections that
+ * stay connected: the server's RSS per connection).
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { Connect, encodeFrame, PROTOCOL_VERSION, SchemaRegistry } from "../protocol/mod.ts";
+import { GameSocketClient } from "../client.ts";
+import { BENCH_NAMESPACE, BENCH_SCHEMAS } from "../load/bench_update.ts";
+import { runLoad } from "../load/load_generator.ts";
+import type { LoadReport } from "../load/load_report.ts";
+import { type ProcessSample, sampleProcess, startServerProcess } from "./server_process.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** A fanout run's figures, keyed as the peer benchmark's. */
+interface FanoutResult {
+  impl: "game-socket";
+  mode: string;
+  C: number;
+  R: number;
+  rate_hz: number;
+  duration_s: number;
+  sent: number;
+  expected: number;
+  delivered: number;
+  undelivered: number;
+  delivered_per_s: number;
+  lat_ms: { p50: number; p99: number; max: number };
+  server_cpu_s: number;
+  server_cpu_sys_s: number;
+  server_cpu_us_per_delivered: number;
+  server_rss_kb_per_conn: number;
+  wire_bytes_out_per_delivered: number;
+  gen_cpu_util: number;
+  gen_send_lag_max_ms: number;
+  window_s: number;
+  errors: Record<string, number>;
+}
+
+const round = (value: number, digits = 2) => Number(value.toFixed(digits));
+
+async function fanout(
+  server: { pid: number; port: number },
+  clients: number,
+  rooms: number,
+  rate: number,
+  duration: number,
+): Promise<FanoutResult> {
+  let start: ProcessSample | undefined;
+  let end: ProcessSample | undefined;
+  let afterConnectRssKb = 0;
+  const beforeConnectRssKb = sampleProcess(server.pid).rssKb;
+  // The server counts the bytes it writes; a client of its own, in no room, asks for them.
+  await using statsClient = new GameSocketClient();
+  await statsClient.connect("127.0.0.1", server.port);
+  const stats = await statsClient.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }).ready;
+  const bytesOut = async (asked: Promise<unknown>) =>
+    ((await asked) as { bytesOut: number }).bytesOut;
+  let startBytes: Promise<number> = Promise.resolve(0);
+  let endBytes: Promise<number> = Promise.resolve(0);
+  const report: LoadReport = await runLoad({
+    host: "127.0.0.1",
+    port: server.port,
+    clients,
+    rooms,
+    rate,
+    duration,
+    onWindowStart: () => {
+      start = sampleProcess(server.pid);
+      afterConnectRssKb = start.rssKb;
+      startBytes = bytesOut(stats.emitWithAck("stats"));
+    },
+    onWindowEnd: () => {
+      end = sampleProcess(server.pid);
+      endBytes = bytesOut(stats.emitWithAck("stats"));
+    },
+  });
+  const wireBytes = (await endBytes) - (await startBytes);
+  const s = start ?? sampleProcess(server.pid);
+  const e = end ?? sampleProcess(server.pid);
+  const cpu = e.userS + e.systemS - s.userS - s.systemS;
+  const delivered = report.received;
+  return {
+    impl: "game-socket",
+    mode: "fanout",
+    C: clients,
+    R: rooms,
+    rate_hz: rate,
+    duration_s: duration,
+    sent: report.sent,
+    expected: report.expected,
+    delivered,
+    undelivered: report.lost,
+    delivered_per_s: Math.round(report.msgs_per_s),
+    lat_ms: {
+      p50: round(report.latency_ms.p50),
+      p99: round(report.latency_ms.p99),
+      max: round(report.latency_ms.max),
+    },
+    server_cpu_s: round(cpu),
+    server_cpu_sys_s: round(e.systemS - s.systemS),
+    server_cpu_us_per_delivered: delivered > 0 ? round(cpu * 1e6 / delivered) : 0,
+    server_rss_kb_per_conn: round((afterConnectRssKb - beforeConnectRssKb) / clients, 1),
+    wire_bytes_out_per_delivered: delivered > 0 ? round(wireBytes / delivered, 1) : 0,
+    gen_cpu_util: round(report.gen_cpu_util),
+    gen_send_lag_max_ms: round(report.send_lag_max_ms),
+    window_s: round(report.window_s, 3),
+    errors: { ...report.errors },
+  };
+}
+
+/** Opens `count` connections that complete the handshake of "/" and then stay idle. */
+async function openIdle(port: number, count: number): Promise<Deno.Conn[]> {
+  const conns: Deno.Conn[] = [];
+  const buffer = new Uint8Array(256);
+  const hello = encodeFrame(Connect, {
+    namespace: "/",
+    channel: 0,
+    protocolVersion: PROTOCOL_VERSION,
+    schemaFingerprint: new SchemaRegistry().fingerprint,
+  }).slice();
+  for (let i = 0; i < count; i += 200) {
+    const batch = Array.from({ length: Math.min(200, count - i) }, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conns.push(conn);
+      await conn.write(hello);
+      if (await conn.read(buffer) === null) throw new Error("The server closed a connection");
+    });
+    await Promise.all(batch);
+  }
+  return conns;
+}
+
+function openFilesLimit(): number {
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    return Number(limits.match(/Max open files\s+(\d+)/)?.[1] ?? Infinity);
+  } catch {
+    return Infinity;
+  }
+}
+
+const HELP = `Usage: deno task bench:fanout [options]
+
+The fanout benchmark, in the scenario of the peer benchmark (../shared/bench/peers): prints one
+JSON line with the same keys (delivered_per_s, lat_ms, server_cpu_us_per_delivered, ...).
+
+Options:
+  --mode <m>         fanout (default), saturate, or idle
+  --clients <n>      clients (default 200; idle: connections, default 10000)
+  --rooms <n>        rooms (default 10)
+  --rate <hz>        updates per second per client (default 20; saturate: the first step, 2)
+  --duration <s>     seconds of sending (default 10; saturate: seconds per step, 5)
+  -h, --help         show this help
+
+Idle mode holds one socket per connection in this process and one in the server: raise the
+open-files limit first where it is low, in the shell that runs the task (deno task has no
+ulimit): ulimit -n 20000 && deno task bench:fanout --mode idle
+`;
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      mode: { type: "string", default: "fanout" },
+      clients: { type: "string" },
+      rooms: { type: "string", default: "10" },
+      rate: { type: "string" },
+      duration: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const mode = values.mode;
+  if (mode !== "fanout" && mode !== "saturate" && mode !== "idle") {
+    console.error(`--mode must be fanout, saturate or idle, got ${mode}`);
+    return 2;
+  }
+  const clients = Number(values.clients ?? (mode === "idle" ? 10_000 : 200));
+  const rooms = Number(values.rooms);
+  const rate = Number(values.rate ?? (mode === "saturate" ? 2 : 20));
+  const duration = Number(values.duration ?? (mode === "saturate" ? 5 : 10));
+  for (const [name, value] of Object.entries({ clients, rooms, rate, duration })) {
+    if (!(value > 0) || !Number.isFinite(value)) {
+      console.error(`--${name} must be a positive number`);
+      return 2;
+    }
+  }
+  if (mode === "idle" && clients + 100 > openFilesLimit()) {
+    console.error(
+      `${clients} connections need more open files than the limit of ${openFilesLimit()}: ` +
+        "run `ulimit -n 20000` in the shell first",
+    );
+    return 2;
+  }
+  await using server = await startServerProcess(ROOT);
+  // Let the server settle before its idle RSS is read.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const idle = sampleProcess(server.pid);
+  if (mode === "idle") {
+    const conns = await openIdle(server.port, clients);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = sampleProcess(server.pid);
+    console.log(JSON.stringify({
+      impl: "game-socket",
+      mode,
+      connections: clients,
+      server_rss_mb: {
+        idle: round(idle.rssKb / 1024, 1),
+        after_connect: round(after.rssKb / 1024, 1),
+      },
+      server_rss_kb_per_conn: round((after.rssKb - idle.rssKb) / clients, 2),
+    }));
+    for (const conn of conns) conn.close();
+    return 0;
+  }
+  // An unmeasured warm-up, as the peer benchmark has: the JIT settles first.
+  await runLoad({
+    host: "127.0.0.1",
+    port: server.port,
+    clients,
+    rooms,
+    rate: Math.min(rate, 5),
+    duration: 2,
+    drain: 1,
+  });
+  if (mode === "fanout") {
+    console.log(JSON.stringify(await fanout(server, clients, rooms, rate, duration)));
+    return 0;
+  }
+  const steps: FanoutResult[] = [];
+  let best: FanoutResult | undefined;
+  for (let step = 0, stepRate = rate; step < 12; step++, stepRate *= 1.5) {
+    const result = await fanout(server, clients, rooms, round(stepRate, 3), duration);
+    steps.push(result);
+    console.error(
+      `step ${step}: ${
+        stepRate.toFixed(2)
+      } Hz, ${result.delivered_per_s} delivered/s, p99 ${result.lat_ms.p99} ms, ${result.undelivered} undelivered`,
+    );
+    const passed = result.lat_ms.p99 <= 100 && result.undelivered <= 0.01 * result.expected;
+    if (!passed) break;
+    if (best !== undefined && result.delivered_per_s < best.delivered_per_s * 1.05) {
+      best = result.delivered_per_s > best.delivered_per_s ? result : best;
+      break;
+    }
+    best = result;
+  }
+  console.log(JSON.stringify({
+    impl: "game-socket",
+    mode,
+    C: clients,
+    R: rooms,
+    max_sustainable_delivered_per_s: best?.delivered_per_s ?? 0,
+    at_rate_hz: best?.rate_hz ?? 0,
+    p99_ms_at_max: best?.lat_ms.p99 ?? 0,
+    server_cpu_us_per_delivered_at_max: best?.server_cpu_us_per_delivered ?? 0,
+    steps: steps.map((s) => ({
+      rate_hz: s.rate_hz,
+      delivered_per_s: s.delivered_per_s,
+      p99: s.lat_ms.p99,
+      undelivered: s.undelivered,
+      gen_cpu_util: s.gen_cpu_util,
+    })),
+  }));
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
