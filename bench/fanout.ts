@@ -162,6 +162,8 @@ Options:
   --rooms <n>        rooms (default 10)
   --rate <hz>        updates per second per client (default 20; saturate: the first step, 2)
   --duration <s>     seconds of sending (default 10; saturate: seconds per step, 5)
+  --send-tick <ms>   run the server with this send tick (default 0: end of each tick)
+  --steps <n>        saturate: the most steps (default 12, as the peer benchmark)
   -h, --help         show this help
 
 Idle mode holds one socket per connection in this process and one in the server: raise the
@@ -178,6 +180,8 @@ async function main(args: string[]): Promise<number> {
       rooms: { type: "string", default: "10" },
       rate: { type: "string" },
       duration: { type: "string" },
+      "send-tick": { type: "string", default: "0" },
+      steps: { type: "string", default: "12" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -207,7 +211,8 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
-  await using server = await startServerProcess(ROOT);
+  const sendTick = Number(values["send-tick"]);
+  await using server = await startServerProcess(ROOT, ["--send-tick", String(sendTick)]);
   // Let the server settle before its idle RSS is read.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const idle = sampleProcess(server.pid);
@@ -239,12 +244,14 @@ async function main(args: string[]): Promise<number> {
     drain: 1,
   });
   if (mode === "fanout") {
-    console.log(JSON.stringify(await fanout(server, clients, rooms, rate, duration)));
+    const result = await fanout(server, clients, rooms, rate, duration);
+    console.log(JSON.stringify({ ...result, send_tick_ms: sendTick }));
     return 0;
   }
   const steps: FanoutResult[] = [];
   let best: FanoutResult | undefined;
-  for (let step = 0, stepRate = rate; step < 12; step++, stepRate *= 1.5) {
+  const maxSteps = Number(values.steps);
+  for (let step = 0, stepRate = rate; step < maxSteps; step++, stepRate *= 1.5) {
     const result = await fanout(server, clients, rooms, round(stepRate, 3), duration);
     steps.push(result);
     console.error(
@@ -265,7 +272,10 @@ async function main(args: string[]): Promise<number> {
     mode,
     C: clients,
     R: rooms,
+    send_tick_ms: sendTick,
     max_sustainable_delivered_per_s: best?.delivered_per_s ?? 0,
+    // The steps ran out before a limit was found: the maximum is at least this.
+    step_limit_reached: steps.length === maxSteps && best === steps.at(-1),
     at_rate_hz: best?.rate_hz ?? 0,
     p99_ms_at_max: best?.lat_ms.p99 ?? 0,
     server_cpu_us_per_delivered_at_max: best?.server_cpu_us_per_delivered ?? 0,

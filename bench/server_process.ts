@@ -49,9 +49,13 @@ export interface ServerProcess extends AsyncDisposable {
  * port, and drains its log so that it never blocks on a full pipe.
  *
  * @param root The repository's root.
+ * @param serveArgs More arguments for `cli/serve.ts` (such as `--send-tick 10`).
  * @returns The running server.
  */
-export async function startServerProcess(root: URL): Promise<ServerProcess> {
+export async function startServerProcess(
+  root: URL,
+  serveArgs: string[] = [],
+): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -62,6 +66,7 @@ export async function startServerProcess(root: URL): Promise<ServerProcess> {
       "0",
       "--hostname",
       "127.0.0.1",
+      ...serveArgs,
     ],
     cwd: root,
     stdout: "piped",

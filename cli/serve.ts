@@ -21,6 +21,8 @@ Stops on Ctrl-C (SIGINT) or SIGTERM, closing every connection.
 Options:
   -p, --port <n>         TCP port (default: ${DEFAULT_PORT}; 0 picks a free one)
   -H, --hostname <addr>  address to listen on (default: 0.0.0.0, every interface)
+      --send-tick <ms>   batch every connection's output on a shared tick of this many ms
+                         (default: 0, write at the end of each event-loop tick)
       --cert <file>      TLS certificate chain (PEM); with --key, the server speaks TLS only
       --key <file>       TLS private key (PEM)
   -h, --help             show this help
@@ -36,6 +38,7 @@ async function main(args: string[]): Promise<number> {
       options: {
         port: { type: "string", short: "p" },
         hostname: { type: "string", short: "H" },
+        "send-tick": { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -55,6 +58,11 @@ async function main(args: string[]): Promise<number> {
     console.error(`--port must be an integer in 0..65535, got ${values.port}`);
     return 2;
   }
+  const sendTick = Number(values["send-tick"] ?? 0);
+  if (!Number.isInteger(sendTick) || sendTick < 0 || sendTick > 1000) {
+    console.error(`--send-tick must be an integer in 0..1000, got ${values["send-tick"]}`);
+    return 2;
+  }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     console.error("--cert and --key go together");
     return 2;
@@ -65,6 +73,7 @@ async function main(args: string[]): Promise<number> {
   const server = createDemoServer({
     port,
     hostname: values.hostname ?? "0.0.0.0",
+    sendTick,
     ...(tls === undefined ? {} : { tls }),
   });
   const address = await server.listen();

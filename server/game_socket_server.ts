@@ -11,6 +11,7 @@ import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
 import { OutgoingEventNames } from "../session/event_names.ts";
 import { Listeners } from "../session/listeners.ts";
 import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
+import { END_OF_TICK, type FlushScheduler, FlushTicker } from "../transport/flush_scheduler.ts";
 import { StreamTransport } from "../transport/stream_transport.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 import { Namespace, type NamespaceOptions } from "./namespace.ts";
@@ -97,6 +98,7 @@ export class GameSocketServer<
   #accepting: Promise<void> | undefined;
   #sweep: TimerEntry | undefined;
   #timers: TimerQueue;
+  #flusher: FlushScheduler;
   #state: "new" | "listening" | "closing" | "closed" = "new";
   #stats: ServerStats = {
     connections: 0,
@@ -120,6 +122,9 @@ export class GameSocketServer<
       else this.#reportError(error);
     });
     this.#timers = new TimerQueue((error) => this.#reportError(error));
+    this.#flusher = this.options.sendTick > 0
+      ? new FlushTicker(this.options.sendTick)
+      : END_OF_TICK;
     const eventNames = new OutgoingEventNames();
     const ackIds = new AckIds();
     const resolved = this.options;
@@ -322,6 +327,7 @@ export class GameSocketServer<
     await Promise.all(closing);
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
     this.#timers.clear();
+    if (this.#flusher instanceof FlushTicker) this.#flusher.stop();
     this.#state = "closed";
     this.#listeners.emit("close");
   }
@@ -364,6 +370,7 @@ export class GameSocketServer<
         readBufferSize: this.options.readBufferSize,
         secure,
         totals: this.#stats,
+        flush: this.#flusher,
       });
       const connection: ServerConnection = new ServerConnection(this.#core, transport);
       this.#connections.add(connection);

@@ -96,7 +96,11 @@ export class InMemoryAdapter implements Adapter {
 
   broadcast(packet: BroadcastPacket, target: BroadcastTarget): BroadcastResult {
     const result: BroadcastResult = { sent: 0, dropped: 0, overflowed: 0 };
-    for (const id of this.targets(target)) {
+    // The common case, one room and no exceptions, needs no set of targets: its members are one.
+    const ids = target.rooms.size === 1 && target.except.size === 0
+      ? [...this.#rooms.get(target.rooms.values().next().value!) ?? EMPTY]
+      : this.targets(target);
+    for (const id of ids) {
       const status = this.#host.deliver(id, packet);
       if (status === "queued") result.sent++;
       else if (status === "dropped") result.dropped++;

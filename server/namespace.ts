@@ -224,7 +224,7 @@ export class Namespace<
    * @returns A new broadcast target.
    */
   to(rooms: string | readonly string[]): BroadcastOperator<Emit> {
-    return new BroadcastOperator<Emit>(this, new Set(), new Set()).to(rooms);
+    return new BroadcastOperator<Emit>(this, roomSet(rooms), NO_ROOMS);
   }
 
   /**
@@ -244,7 +244,7 @@ export class Namespace<
    * @returns A new broadcast target.
    */
   except(rooms: string | readonly string[]): BroadcastOperator<Emit> {
-    return new BroadcastOperator<Emit>(this, new Set(), new Set()).except(rooms);
+    return new BroadcastOperator<Emit>(this, NO_ROOMS, roomSet(rooms));
   }
 
   /**
@@ -258,7 +258,7 @@ export class Namespace<
     event: E,
     ...args: EmitArgs<Emit[E], BroadcastOptions>
   ): BroadcastResult {
-    return new BroadcastOperator<Emit>(this, new Set(), new Set()).emit(event, ...args);
+    return new BroadcastOperator<Emit>(this, NO_ROOMS, NO_ROOMS).emit(event, ...args);
   }
 
   /**
@@ -272,7 +272,7 @@ export class Namespace<
     event: E,
     ...args: EmitArgs<Emit[E], BroadcastAckOptions>
   ): Promise<AckResult<EventReply<Emit[E]>>[]> {
-    return new BroadcastOperator<Emit>(this, new Set(), new Set()).emitWithAck(event, ...args);
+    return new BroadcastOperator<Emit>(this, NO_ROOMS, NO_ROOMS).emitWithAck(event, ...args);
   }
 
   /**
@@ -284,7 +284,7 @@ export class Namespace<
    * @returns How many sockets it was queued for, dropped by, or disconnected.
    */
   send<V extends object>(schema: Schema<V>, value: V, options?: BroadcastOptions): BroadcastResult {
-    return new BroadcastOperator<Emit>(this, new Set(), new Set()).send(schema, value, options);
+    return new BroadcastOperator<Emit>(this, NO_ROOMS, NO_ROOMS).send(schema, value, options);
   }
 
   /**
@@ -418,6 +418,13 @@ export class Namespace<
     );
     this.adapter.broadcast(packet, { rooms: new Set([room]), except: new Set([socketId]) });
   }
+}
+
+/** No rooms: shared, never changed (operators copy before adding). */
+const NO_ROOMS: ReadonlySet<string> = new Set();
+
+function roomSet(rooms: string | readonly string[]): ReadonlySet<string> {
+  return typeof rooms === "string" ? new Set([rooms]) : new Set(rooms);
 }
 
 function checkEvent<E extends string>(event: E): E {

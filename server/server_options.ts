@@ -129,6 +129,15 @@ export interface GameSocketServerOptions {
    */
   sendQueueLimit?: number;
   /**
+   * A send tick, in milliseconds: when above 0, frames queued for any connection wait for the
+   * next tick (shared by every connection, one timer) and leave together, one write per
+   * connection per tick. Fewer, larger writes cost less CPU per message under load, at up to one
+   * tick of added latency. 0 writes at the end of the event-loop tick that queued the frames.
+   *
+   * @default {0}
+   */
+  sendTick?: number;
+  /**
    * Milliseconds an acknowledgement is awaited when the emit gives no timeout.
    *
    * @default {10000}
@@ -206,6 +215,7 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
       options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT,
       1,
     ),
+    sendTick: checkInteger("sendTick", options.sendTick ?? 0, 0, 1000),
     ackTimeout: checkInteger("ackTimeout", options.ackTimeout ?? DEFAULT_ACK_TIMEOUT, 1),
     maxAverageRtt: checkInteger("maxAverageRtt", options.maxAverageRtt ?? 0, 0),
     closeTimeout: checkInteger("closeTimeout", options.closeTimeout ?? 2000, 0),

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { ClientSocket } from "../client.ts";
-import type { GameSocketServerOptions, ServerSocket } from "../server.ts";
+import { GameSocketServer, type GameSocketServerOptions, type ServerSocket } from "../server.ts";
 import type { EventInfo } from "../session/event_map.ts";
 import { connectClient, startServer, type TestClient } from "./harness.ts";
 import { EVENT_DEADLINE, within } from "./within.ts";
@@ -170,4 +170,36 @@ Deno.test("A broadcast reaches a namespace open on different channels of differe
     assert.deepEqual(r.values, [payload]);
     assert.equal(r.infos[0]!.room, "room");
   }
+});
+
+Deno.test("With a send tick, events emitted over several event-loop turns leave in one write", async () => {
+  await using test = await startServer({ ...QUIET, sendTick: 100 });
+  const home = test.server.of("/home");
+  await using members = await joinMembers(test.port, 3);
+  const sockets = [...home.sockets.values()];
+  home.to("room").emit("state", { tick: 0 });
+  await Promise.all(members.state.map((received) => received.until(1)));
+  await settled(sockets);
+  const writesBefore = sockets.map((socket) => socket.connection.transport.stats.writes);
+
+  // Three turns of the event loop, well inside one 100 ms tick.
+  for (let tick = 1; tick <= 3; tick++) {
+    home.to("room").emit("state", { tick });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.ok(sockets.every((socket) => socket.connection.transport.queuedBytes > 0), "held");
+  await Promise.all(members.state.map((received) => received.until(4)));
+  await settled(sockets);
+  for (const received of members.state) {
+    assert.deepEqual(received.values, [0, 1, 2, 3].map((tick) => ({ tick })));
+  }
+  const writesAdded = sockets.map((socket, i) =>
+    socket.connection.transport.stats.writes - writesBefore[i]!
+  );
+  assert.deepEqual(writesAdded, [1, 1, 1]);
+});
+
+Deno.test("sendTick is checked: a negative or fractional tick is a RangeError", () => {
+  assert.throws(() => new GameSocketServer({ sendTick: -1 }), RangeError);
+  assert.throws(() => new GameSocketServer({ sendTick: 2.5 }), RangeError);
 });

@@ -5,6 +5,7 @@
  */
 
 import { FrameDecoder, type FrameReadOptions, ProtocolError } from "../protocol/mod.ts";
+import { END_OF_TICK, type FlushScheduler } from "./flush_scheduler.ts";
 import {
   LAST_WORDS_TIMEOUT,
   type SendStatus,
@@ -48,6 +49,13 @@ export interface StreamTransportOptions {
    */
   readonly secure?: boolean;
   /**
+   * When queued frames are written: at the end of the tick (the default), or on a shared send
+   * tick ({@linkcode FlushTicker}).
+   *
+   * @default {END_OF_TICK}
+   */
+  readonly flush?: FlushScheduler;
+  /**
    * Counters that many transports add their bytes to (a server's totals).
    *
    * @default {undefined}
@@ -86,6 +94,7 @@ export class StreamTransport implements Transport {
   #limit: number;
   #readBufferSize: number;
   #totals: TrafficTotals | undefined;
+  #scheduler: FlushScheduler;
   #handler: TransportHandler | undefined;
   #state: "open" | "closing" | "closed" = "open";
   #queue: Uint8Array[] = [];
@@ -117,6 +126,7 @@ export class StreamTransport implements Transport {
     this.#limit = options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT;
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
     this.#totals = options.totals;
+    this.#scheduler = options.flush ?? END_OF_TICK;
   }
 
   get queuedBytes(): number {
@@ -156,8 +166,7 @@ export class StreamTransport implements Transport {
     }
     if (this.#writing === undefined && !this.#flushScheduled) {
       this.#flushScheduled = true;
-      StreamTransport.#toFlush.push(this);
-      if (StreamTransport.#toFlush.length === 1) queueMicrotask(StreamTransport.#flushAll);
+      this.#scheduler.schedule(this);
     }
     return "queued";
   }
@@ -263,13 +272,9 @@ export class StreamTransport implements Transport {
     this.#resolveDone?.();
   }
 
-  /** Transports with frames queued in this tick: one microtask flushes them all. */
-  static #toFlush: StreamTransport[] = [];
-
-  static #flushAll(): void {
-    const transports = StreamTransport.#toFlush;
-    StreamTransport.#toFlush = [];
-    for (const transport of transports) transport.#flush();
+  /** Writes what is queued (the flush scheduler calls it). */
+  flush(): void {
+    this.#flush();
   }
 
   #flush(): void {
