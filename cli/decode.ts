@@ -5,8 +5,6 @@
  */
 
 import { parseArgs, styleText } from "node:util";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import {
   type CaptureFormat,
   decodeCapture,
@@ -14,9 +12,9 @@ import {
   faultToJson,
   formatEntry,
   HexInputError,
-  schemasFromModule,
 } from "../inspect/mod.ts";
 import type { SchemaRegistry } from "../protocol/mod.ts";
+import { loadSchemas } from "./load_schemas.ts";
 
 const HELP = `Usage: deno task decode [options] [hex ...]
 
@@ -116,8 +114,7 @@ export async function main(args: string[]): Promise<number> {
   let schemas: SchemaRegistry | undefined;
   if (values.schemas !== undefined) {
     try {
-      const url = pathToFileURL(resolve(values.schemas)).href;
-      schemas = schemasFromModule(await import(url));
+      schemas = await loadSchemas(values.schemas);
     } catch (error) {
       return fail(`cannot load schemas from ${values.schemas}: ${(error as Error).message}`);
     }

@@ -6,8 +6,6 @@
  */
 
 import { parseArgs, styleText } from "node:util";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import {
   formatRelayCaptureChunk,
   formatRelayEvent,
@@ -17,13 +15,13 @@ import {
   RELAY_CAPTURE_HEADER,
   type RelayEvent,
   relayEventToJson,
-  schemasFromModule,
   type WatchEntry,
   watchEntryToJson,
   watchRoom,
   type WatchRoomOptions,
 } from "../inspect/mod.ts";
 import type { SchemaRegistry } from "../protocol/mod.ts";
+import { loadSchemas } from "./load_schemas.ts";
 import type { JsonValue } from "../client.ts";
 
 const HELP = `Usage: deno task dump --listen <host:port> --target <host:port> [options]
@@ -153,8 +151,7 @@ export async function main(args: string[]): Promise<number> {
   let schemas: SchemaRegistry | undefined;
   if (values.schemas !== undefined) {
     try {
-      const url = pathToFileURL(resolve(values.schemas)).href;
-      schemas = schemasFromModule(await import(url));
+      schemas = await loadSchemas(values.schemas);
     } catch (error) {
       return fail(`cannot load schemas from ${values.schemas}: ${(error as Error).message}`, 2);
     }
