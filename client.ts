@@ -29,13 +29,13 @@ export {
   type JoinOptions,
   type RoomMember,
 } from "./client/client_socket.ts";
-export {
-  type ClientState,
-  type ConnectOptions,
-  GameSocketClient,
-  type GameSocketClientEvents,
-  type NamespaceConnectOptions,
-  type PongInfo,
-} from "./client/game_socket_client.ts";
+export type {
+  ClientState,
+  ConnectOptions,
+  GameSocketClientEvents,
+  NamespaceConnectOptions,
+  PongInfo,
+} from "./client/client_events.ts";
+export { GameSocketClient } from "./client/game_socket_client.ts";
 export * from "./session/mod.ts";
 export type { SendStatus, TransportStats } from "./transport/transport.ts";

@@ -28,11 +28,14 @@ import {
   RoomJoinError,
   RoomLeft,
   ROOT_CHANNEL,
-  type Schema,
   SchemaRegistry,
 } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
-import { DISCONNECT_REASONS, type DisconnectReason } from "../session/disconnect_reason.ts";
+import {
+  DISCONNECT_REASONS,
+  type DisconnectReason,
+  disconnectReasonOf,
+} from "../session/disconnect_reason.ts";
 import { ConnectError, type ConnectErrorCode } from "../session/errors.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
 import {
@@ -45,6 +48,14 @@ import { Listeners } from "../session/listeners.ts";
 import type { JsonValue } from "../session/payload.ts";
 import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
 import { StreamTransport } from "../transport/stream_transport.ts";
+import {
+  CLIENT_EVENTS,
+  type ClientState,
+  type ConnectOptions,
+  type GameSocketClientEvents,
+  type NamespaceConnectOptions,
+} from "./client_events.ts";
+import { openConnection } from "./open_connection.ts";
 import type { SendStatus, TransportCloseCause, TransportStats } from "../transport/transport.ts";
 import {
   type GameSocketClientOptions,
@@ -52,53 +63,6 @@ import {
   type ResolvedClientOptions,
 } from "./client_options.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
-
-/** Options of a connect: to the server, or to one namespace. */
-export interface ConnectOptions {
-  /** Credentials for the server (a JSON value), which it reads as `socket.handshake.auth`. */
-  auth?: JsonValue;
-}
-
-/** Options of `client.of(namespace, options)`. */
-export interface NamespaceConnectOptions extends ConnectOptions {
-  /**
-   * The application's schemas in this namespace, when the server gives it a set of its own
-   * (`server.of(name, { schemas })`). Its fingerprint is sent with the connect.
-   *
-   * @default {the client's `schemas` option}
-   */
-  schemas?: SchemaRegistry | Iterable<Schema<object>>;
-}
-
-/** The round trips a pong measured, in milliseconds. */
-export interface PongInfo {
-  /** This round trip. */
-  readonly rtt: number;
-  /** The smoothed round trip. */
-  readonly smoothedRtt: number;
-}
-
-/** The events of a {@linkcode GameSocketClient}. */
-export interface GameSocketClientEvents {
-  /** The connection (and its TLS handshake) is up; the handshake of `/` follows. */
-  open: () => void;
-  /** A namespace's handshake arrived. */
-  // deno-lint-ignore no-explicit-any
-  handshake: (socket: ClientSocket<any, any>, info: HandshakeInfo) => void;
-  /** The server pinged; a pong went back. */
-  ping: () => void;
-  /** A pong answered this client's ping. */
-  pong: (info: PongInfo) => void;
-  /** The connection closed; every socket disconnected with the same reason. */
-  close: (reason: DisconnectReason) => void;
-  /** Something failed: a handler without an `error` listener of its own, the connection. */
-  error: (error: unknown) => void;
-}
-
-const EVENTS = new Set(["open", "handshake", "ping", "pong", "close", "error"]);
-
-/** The client's state: before `connect`, connecting, open, or closed. */
-export type ClientState = "idle" | "connecting" | "open" | "closed";
 
 /**
  * A game client: one connection, many namespaces.
@@ -205,7 +169,7 @@ export class GameSocketClient<
    * @throws {TypeError} For an event clients do not have.
    */
   on<E extends keyof GameSocketClientEvents>(event: E, listener: GameSocketClientEvents[E]): this {
-    if (!EVENTS.has(event)) throw new TypeError(`Clients have no "${event}" event`);
+    if (!CLIENT_EVENTS.has(event)) throw new TypeError(`Clients have no "${event}" event`);
     this.#listeners.on(event, listener);
     return this;
   }
@@ -221,7 +185,7 @@ export class GameSocketClient<
     event: E,
     listener: GameSocketClientEvents[E],
   ): this {
-    if (!EVENTS.has(event)) throw new TypeError(`Clients have no "${event}" event`);
+    if (!CLIENT_EVENTS.has(event)) throw new TypeError(`Clients have no "${event}" event`);
     this.#listeners.once(event, listener);
     return this;
   }
@@ -262,27 +226,7 @@ export class GameSocketClient<
     const timer = this.#timers.schedule(this.options.connectTimeout, () => abort.abort());
     let conn: Deno.Conn;
     try {
-      const tcp = await Deno.connect({ hostname, port, transport: "tcp", signal: abort.signal });
-      tcp.setNoDelay(true);
-      conn = tcp;
-      const tls = this.options.tls;
-      if (tls !== undefined) {
-        try {
-          const secure = await Deno.startTls(tcp, {
-            hostname: tls.serverName ?? hostname,
-            ...(tls.caCerts === undefined ? {} : { caCerts: tls.caCerts }),
-          });
-          conn = secure;
-          await raceAbort(secure.handshake(), abort.signal);
-        } catch (error) {
-          try {
-            conn.close();
-          } catch {
-            // Closed already.
-          }
-          throw error;
-        }
-      }
+      conn = await openConnection(hostname, port, this.options.tls, abort.signal);
     } catch (error) {
       this.#timers.cancel(timer);
       // close() aborts the connect too, and has set the state already.
@@ -442,7 +386,7 @@ export class GameSocketClient<
   #onClose(cause: TransportCloseCause): void {
     let error: ConnectError | undefined;
     if (this.#state !== "closed") {
-      const reason = reasonOf(cause);
+      const reason = disconnectReasonOf(cause, "client disconnect");
       this.#closeReason ??= reason;
       if (cause.type === "protocol") {
         const mismatch = cause.error instanceof ProtocolError &&
@@ -771,37 +715,4 @@ function connectErrorCode(code: number): ConnectErrorCode {
     default:
       return "protocol_violation";
   }
-}
-
-function reasonOf(cause: TransportCloseCause): DisconnectReason {
-  switch (cause.type) {
-    case "eof":
-      return "transport close";
-    case "error":
-      return "transport error";
-    case "protocol":
-      return "protocol error";
-    case "overflow":
-      return "send queue overflow";
-    case "local":
-      return "client disconnect";
-  }
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -27,7 +27,7 @@ import {
   ROOT_CHANNEL,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
-import type { DisconnectReason } from "../session/disconnect_reason.ts";
+import { type DisconnectReason, disconnectReasonOf } from "../session/disconnect_reason.ts";
 import { DeclaredEventIds, IncomingEventNames } from "../session/event_names.ts";
 import { heartbeatClock, RoundTrip } from "../session/heartbeat.ts";
 import type { JsonValue } from "../session/payload.ts";
@@ -241,7 +241,7 @@ export class ServerConnection {
    * @param cause Why.
    */
   onClose(cause: TransportCloseCause): void {
-    const reason = this.#closeReason ?? reasonOf(cause);
+    const reason = this.#closeReason ?? disconnectReasonOf(cause, "server disconnect");
     if (this.#state !== "closed") {
       this.#state = "closed";
       this.#closeReason = reason;
@@ -496,19 +496,4 @@ export interface RoomJoinValue {
   player?: string;
   /** The client's request id, echoed in a refusal. */
   requestId?: number;
-}
-
-function reasonOf(cause: TransportCloseCause): DisconnectReason {
-  switch (cause.type) {
-    case "eof":
-      return "transport close";
-    case "error":
-      return "transport error";
-    case "protocol":
-      return "protocol error";
-    case "overflow":
-      return "send queue overflow";
-    case "local":
-      return "server disconnect";
-  }
 }

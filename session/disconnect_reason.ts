@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { TransportCloseCause } from "../transport/transport.ts";
+
 /**
  * Why a socket (or a whole connection) was disconnected, on either side:
  * - `client disconnect`: the client left the namespace (or closed);
@@ -45,3 +47,28 @@ export const DISCONNECT_REASONS: ReadonlySet<string> = new Set<DisconnectReason>
   "high latency",
   "server shutting down",
 ]);
+
+/**
+ * The disconnect reason of a transport's close.
+ *
+ * @param cause Why the transport closed.
+ * @param local The reason when this side closed it (`server disconnect` or `client disconnect`).
+ * @returns The reason.
+ */
+export function disconnectReasonOf(
+  cause: TransportCloseCause,
+  local: DisconnectReason,
+): DisconnectReason {
+  switch (cause.type) {
+    case "eof":
+      return "transport close";
+    case "error":
+      return "transport error";
+    case "protocol":
+      return "protocol error";
+    case "overflow":
+      return "send queue overflow";
+    case "local":
+      return local;
+  }
+}
