@@ -39,3 +39,9 @@ export {
   type SocketPlace,
 } from "./socket_base.ts";
 export { type TimerEntry, TimerQueue } from "./timer_queue.ts";
+export {
+  DEFAULT_REPLAY_WINDOW,
+  MAX_SEQUENCE,
+  type ReplayVerdict,
+  ReplayWindow,
+} from "./replay_window.ts";
