@@ -172,7 +172,7 @@ export class GameSocketServer<
     return this.#listener?.addr as Deno.NetAddr | undefined;
   }
 
-  /** Counters: connections, refusals, frames encoded. */
+  /** Counters: connections, refusals, frames encoded, bytes read and written. */
   get stats(): Readonly<ServerStats> {
     return this.#stats;
   }
