@@ -19,9 +19,12 @@
 
 export {
   type ClientTlsOptions,
+  type ClientUdpOptions,
   type GameSocketClientOptions,
   type ResolvedClientOptions,
+  type ResolvedClientUdpOptions,
 } from "./client/client_options.ts";
+export type { ClientUdpStats, UdpState } from "./client/client_udp.ts";
 export {
   ClientSocket,
   type ClientSocketEvents,

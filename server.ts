@@ -35,6 +35,7 @@ export {
   GameSocketServer,
   type GameSocketServerEvents,
   type NamespacePattern,
+  type UdpBoundInfo,
 } from "./server/game_socket_server.ts";
 export { InMemoryAdapter } from "./server/in_memory_adapter.ts";
 export {
@@ -46,11 +47,14 @@ export {
 } from "./server/namespace.ts";
 export type { AckValue, RoomJoinValue } from "./server/server_connection.ts";
 export type { ServerStats } from "./server/server_core.ts";
+export type { ServerUdpStats } from "./server/server_udp.ts";
 export {
   DEFAULT_PORT,
   type GameSocketServerOptions,
   type ResolvedServerOptions,
+  type ResolvedUdpOptions,
   type TlsOptions,
+  type UdpServerOptions,
 } from "./server/server_options.ts";
 export {
   ServerSocket,

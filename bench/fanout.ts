@@ -10,6 +10,10 @@
  * 100 ms, more than 1% is lost, or deliveries stop growing by 5%), `idle` (N connections that
  * stay connected: the server's RSS per connection).
  *
+ * With `--udp`, the clients send their updates `unreliable` once their UDP paths are open, and
+ * the server relays them the same way: bytes on the wire are then the server's UDP datagrams
+ * (25 bytes of datagram header and tag each) plus whatever it still wrote over TCP.
+ *
  * @module
  */
 
@@ -17,7 +21,7 @@ import { parseArgs } from "node:util";
 import { Connect, encodeFrame, PROTOCOL_VERSION, SchemaRegistry } from "../protocol/mod.ts";
 import { GameSocketClient } from "../client.ts";
 import { BENCH_NAMESPACE, BENCH_SCHEMAS } from "../load/bench_update.ts";
-import { runLoad } from "../load/load_generator.ts";
+import { type LoadTransport, runLoad } from "../load/load_generator.ts";
 import type { LoadReport } from "../load/load_report.ts";
 import { type ProcessSample, sampleProcess, startServerProcess } from "./server_process.ts";
 
@@ -27,6 +31,7 @@ const ROOT = new URL("../", import.meta.url);
 interface FanoutResult {
   impl: "game-socket";
   mode: string;
+  transport: LoadTransport;
   C: number;
   R: number;
   rate_hz: number;
@@ -42,6 +47,21 @@ interface FanoutResult {
   server_cpu_us_per_delivered: number;
   server_rss_kb_per_conn: number;
   wire_bytes_out_per_delivered: number;
+  /** Updates the clients sent as datagrams (0 over TCP). */
+  sent_udp: number;
+  /**
+   * Datagrams that reached the server's socket over the window: the clients' updates plus their
+   * hellos (one per client every 2 s). Fewer than `sent_udp` means updates were lost on the way in.
+   */
+  server_udp_received: number;
+  /** Deliveries that arrived as datagrams (0 over TCP). */
+  delivered_udp: number;
+  /** The server's datagrams sent per delivery (below 1 when a datagram carries several). */
+  udp_datagrams_per_delivered: number;
+  /** Of the bytes per delivery, those the server wrote over TCP. */
+  tcp_bytes_out_per_delivered: number;
+  /** Datagrams the server dropped on arrival over the window, by reason (only those that happened). */
+  server_udp_dropped: Record<string, number>;
   gen_cpu_util: number;
   gen_send_lag_max_ms: number;
   window_s: number;
@@ -50,25 +70,33 @@ interface FanoutResult {
 
 const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
+/** The server's counters that the benchmark reads, from its `stats` reply. */
+interface ServerCounters {
+  bytesOut: number;
+  udp?: { received: number; sent: number; bytesOut: number; dropped: Record<string, number> };
+}
+
 async function fanout(
   server: { pid: number; port: number },
   clients: number,
   rooms: number,
   rate: number,
   duration: number,
+  transport: LoadTransport,
 ): Promise<FanoutResult> {
   let start: ProcessSample | undefined;
   let end: ProcessSample | undefined;
   let afterConnectRssKb = 0;
   const beforeConnectRssKb = sampleProcess(server.pid).rssKb;
-  // The server counts the bytes it writes; a client of its own, in no room, asks for them.
-  await using statsClient = new GameSocketClient();
+  // The server counts the bytes it writes; a client of its own, in no room and without UDP,
+  // asks for them.
+  await using statsClient = new GameSocketClient({ udp: false });
   await statsClient.connect("127.0.0.1", server.port);
   const stats = await statsClient.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }).ready;
-  const bytesOut = async (asked: Promise<unknown>) =>
-    ((await asked) as { bytesOut: number }).bytesOut;
-  let startBytes: Promise<number> = Promise.resolve(0);
-  let endBytes: Promise<number> = Promise.resolve(0);
+  const counters = async () => (await stats.emitWithAck("stats")) as unknown as ServerCounters;
+  const none: ServerCounters = { bytesOut: 0 };
+  let startCounters: Promise<ServerCounters> = Promise.resolve(none);
+  let endCounters: Promise<ServerCounters> = Promise.resolve(none);
   const report: LoadReport = await runLoad({
     host: "127.0.0.1",
     port: server.port,
@@ -76,17 +104,27 @@ async function fanout(
     rooms,
     rate,
     duration,
+    transport,
     onWindowStart: () => {
       start = sampleProcess(server.pid);
       afterConnectRssKb = start.rssKb;
-      startBytes = bytesOut(stats.emitWithAck("stats"));
+      startCounters = counters();
     },
     onWindowEnd: () => {
       end = sampleProcess(server.pid);
-      endBytes = bytesOut(stats.emitWithAck("stats"));
+      endCounters = counters();
     },
   });
-  const wireBytes = (await endBytes) - (await startBytes);
+  const [before, after] = [await startCounters, await endCounters];
+  const tcpBytes = after.bytesOut - before.bytesOut;
+  const udpBytes = (after.udp?.bytesOut ?? 0) - (before.udp?.bytesOut ?? 0);
+  const datagrams = (after.udp?.sent ?? 0) - (before.udp?.sent ?? 0);
+  const datagramsIn = (after.udp?.received ?? 0) - (before.udp?.received ?? 0);
+  const udpDropped: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(after.udp?.dropped ?? {})) {
+    const delta = count - (before.udp?.dropped[reason] ?? 0);
+    if (delta > 0) udpDropped[reason] = delta;
+  }
   const s = start ?? sampleProcess(server.pid);
   const e = end ?? sampleProcess(server.pid);
   const cpu = e.userS + e.systemS - s.userS - s.systemS;
@@ -94,6 +132,7 @@ async function fanout(
   return {
     impl: "game-socket",
     mode: "fanout",
+    transport,
     C: clients,
     R: rooms,
     rate_hz: rate,
@@ -112,7 +151,13 @@ async function fanout(
     server_cpu_sys_s: round(e.systemS - s.systemS),
     server_cpu_us_per_delivered: delivered > 0 ? round(cpu * 1e6 / delivered) : 0,
     server_rss_kb_per_conn: round((afterConnectRssKb - beforeConnectRssKb) / clients, 1),
-    wire_bytes_out_per_delivered: delivered > 0 ? round(wireBytes / delivered, 1) : 0,
+    wire_bytes_out_per_delivered: delivered > 0 ? round((tcpBytes + udpBytes) / delivered, 1) : 0,
+    sent_udp: report.sent_udp,
+    server_udp_received: datagramsIn,
+    delivered_udp: report.received_udp,
+    udp_datagrams_per_delivered: delivered > 0 ? round(datagrams / delivered, 3) : 0,
+    tcp_bytes_out_per_delivered: delivered > 0 ? round(tcpBytes / delivered, 1) : 0,
+    server_udp_dropped: udpDropped,
     gen_cpu_util: round(report.gen_cpu_util),
     gen_send_lag_max_ms: round(report.send_lag_max_ms),
     window_s: round(report.window_s, 3),
@@ -163,6 +208,7 @@ Options:
   --rate <hz>        updates per second per client (default 20; saturate: the first step, 2)
   --duration <s>     seconds of sending (default 10; saturate: seconds per step, 5)
   --send-tick <ms>   run the server with this send tick (default 0: end of each tick)
+  --udp              send and relay the updates unreliable, over UDP (default: TCP)
   --steps <n>        saturate: the most steps (default 12, as the peer benchmark)
   -h, --help         show this help
 
@@ -181,6 +227,7 @@ async function main(args: string[]): Promise<number> {
       rate: { type: "string" },
       duration: { type: "string" },
       "send-tick": { type: "string", default: "0" },
+      udp: { type: "boolean", default: false },
       steps: { type: "string", default: "12" },
       help: { type: "boolean", short: "h" },
     },
@@ -212,6 +259,7 @@ async function main(args: string[]): Promise<number> {
     return 2;
   }
   const sendTick = Number(values["send-tick"]);
+  const transport: LoadTransport = values.udp ? "udp" : "tcp";
   await using server = await startServerProcess(ROOT, ["--send-tick", String(sendTick)]);
   // Let the server settle before its idle RSS is read.
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -242,9 +290,10 @@ async function main(args: string[]): Promise<number> {
     rate: Math.min(rate, 5),
     duration: 2,
     drain: 1,
+    transport,
   });
   if (mode === "fanout") {
-    const result = await fanout(server, clients, rooms, rate, duration);
+    const result = await fanout(server, clients, rooms, rate, duration, transport);
     console.log(JSON.stringify({ ...result, send_tick_ms: sendTick }));
     return 0;
   }
@@ -252,7 +301,7 @@ async function main(args: string[]): Promise<number> {
   let best: FanoutResult | undefined;
   const maxSteps = Number(values.steps);
   for (let step = 0, stepRate = rate; step < maxSteps; step++, stepRate *= 1.5) {
-    const result = await fanout(server, clients, rooms, round(stepRate, 3), duration);
+    const result = await fanout(server, clients, rooms, round(stepRate, 3), duration, transport);
     steps.push(result);
     console.error(
       `step ${step}: ${
@@ -270,6 +319,7 @@ async function main(args: string[]): Promise<number> {
   console.log(JSON.stringify({
     impl: "game-socket",
     mode,
+    transport,
     C: clients,
     R: rooms,
     send_tick_ms: sendTick,
@@ -279,12 +329,25 @@ async function main(args: string[]): Promise<number> {
     at_rate_hz: best?.rate_hz ?? 0,
     p99_ms_at_max: best?.lat_ms.p99 ?? 0,
     server_cpu_us_per_delivered_at_max: best?.server_cpu_us_per_delivered ?? 0,
+    wire_bytes_out_per_delivered_at_max: best?.wire_bytes_out_per_delivered ?? 0,
     steps: steps.map((s) => ({
       rate_hz: s.rate_hz,
       delivered_per_s: s.delivered_per_s,
       p99: s.lat_ms.p99,
       undelivered: s.undelivered,
+      server_cpu_us_per_delivered: s.server_cpu_us_per_delivered,
+      wire_bytes_out_per_delivered: s.wire_bytes_out_per_delivered,
       gen_cpu_util: s.gen_cpu_util,
+      ...(s.transport === "udp"
+        ? {
+          sent_udp: s.sent_udp,
+          server_udp_received: s.server_udp_received,
+          delivered_udp: s.delivered_udp,
+          udp_datagrams_per_delivered: s.udp_datagrams_per_delivered,
+          server_udp_dropped: s.server_udp_dropped,
+        }
+        : {}),
+      ...(Object.keys(s.errors).length > 0 ? { errors: s.errors } : {}),
     })),
   }));
   return 0;

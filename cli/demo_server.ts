@@ -8,7 +8,12 @@
  */
 
 import { BENCH_NAMESPACE, BENCH_SCHEMAS, BenchUpdate } from "../load/bench_update.ts";
-import { GameSocketServer, type GameSocketServerOptions, type Namespace } from "../server.ts";
+import {
+  type Delivery,
+  GameSocketServer,
+  type GameSocketServerOptions,
+  type Namespace,
+} from "../server.ts";
 
 /** Options of {@linkcode createDemoServer}. */
 export interface DemoServerOptions extends GameSocketServerOptions {
@@ -44,26 +49,40 @@ export function createDemoServer(options: DemoServerOptions = {}): GameSocketSer
 }
 
 /**
+ * How the bench relay forwards an update, by the delivery class it arrived with: what came over
+ * UDP goes out over UDP, what came over TCP goes out as a plain reliable frame.
+ */
+const RELAY_OPTIONS: Readonly<Record<Delivery, { delivery: Delivery } | undefined>> = {
+  reliable: undefined,
+  unreliable: { delivery: "unreliable" },
+  sequenced: { delivery: "sequenced" },
+};
+
+/**
  * The benchmark namespace of `deno task stress`: its sockets join the rooms they ask for, and
  * every update a socket sends (a BenchUpdate message frame, or an `update` event carrying one)
- * is broadcast to its whole room, sender included, in the form it came. Nothing is logged per
- * connection, so a load test measures the server rather than its log.
+ * is broadcast to its whole room, sender included, in the form and with the delivery class it
+ * came with. Nothing is logged per connection, so a load test measures the server rather than
+ * its log.
  */
 function serveBench(server: GameSocketServer): void {
   const bench = server.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS });
   bench.on("connection", (socket) => {
-    socket.onMessage(BenchUpdate, (update) => {
+    socket.onMessage(BenchUpdate, (update, { delivery }) => {
+      const options = RELAY_OPTIONS[delivery];
       for (const room of bench.adapter.socketRooms(socket.id)) {
-        if (room !== socket.id) bench.to(room).send(BenchUpdate, update);
+        if (room !== socket.id) bench.to(room).send(BenchUpdate, update, options);
       }
     });
-    socket.on("update", (update) => {
+    socket.on("update", (update, { delivery }) => {
+      const options = RELAY_OPTIONS[delivery ?? "reliable"];
       for (const room of bench.adapter.socketRooms(socket.id)) {
-        if (room !== socket.id) bench.to(room).emit("update", update);
+        if (room !== socket.id) bench.to(room).emit("update", update, options);
       }
     });
     // The server's counters, for the fanout benchmark's bytes on the wire.
-    socket.on("stats", () => ({ ...server.stats }));
+    // A JSON snapshot: the counters (UDP ones included) as they are now.
+    socket.on("stats", () => JSON.parse(JSON.stringify(server.stats)));
   });
 }
 

@@ -10,7 +10,6 @@ import {
   formatRelayCaptureChunk,
   formatRelayEvent,
   formatWatchEntry,
-  packetMatches,
   PacketRelay,
   RELAY_CAPTURE_HEADER,
   type RelayEvent,
@@ -48,6 +47,26 @@ direction is then relayed undecoded. When one side closes its stream, the relay 
 other side's write side; when one side fails, it closes both. Ctrl-C or SIGTERM stops the
 relay, closing every connection.
 
+With --udp-port, the relay also relays UDP: it binds UDP on its own listening address and
+port number (where a client sends its datagrams when the server's Handshake says udpPort 0,
+the same-port form), forwards each datagram unchanged and at once to the target's host at
+the UDP port, from one socket per client address (like a NAT), and prints it:
+
+  peer 1     0.019s udp open: client 127.0.0.1:50130, server 127.0.0.1:3103 (from 127.0.0.1:50131)
+  conn 1 C>S 0.020s udp hello session 7 seq 0 {time: 10342, echo: 0}
+  conn 1 C>S 0.035s udp sequenced session 7 seq 5 Event /home {event: 2 "move", ...}
+  peer 1 C>S 0.040s udp bad: Cannot decode datagram: 5 bytes, ... [truncated]
+
+  conn 1        the TCP connection whose Handshake announced the session (udpSession);
+                'peer N' (the client address's number) when the relay did not see it
+  udp ...       the type (hello, unreliable, sequenced), session, sequence number, then
+                the hello's fields, each frame (one line each; [2/3] when several), or why
+                the datagram is bad; '(bad tag)' when its tag does not match the key
+                (udpKey) of the session's Handshake (not checked without one)
+
+A Handshake that would send the clients' datagrams past the relay (an explicit udpPort)
+or to a relay that does not relay UDP prints a 'warning:' line, once.
+
 Client mode (--connect) joins a room as a client and prints everything that arrives, like
 'tail -f' for a room: events (with room and sender), messages (with --schemas), rooms joined
 and left, members entering and leaving, and the disconnect:
@@ -63,15 +82,20 @@ Options:
   -l, --listen <host:port>   where to listen (port 0 picks a free one); the first line
                              printed says where: "relaying 127.0.0.1:4000 -> 127.0.0.1:3103"
   -t, --target <host:port>   the server to relay to ([::1]:3103 for IPv6)
+      --udp-port <port>      the server's UDP port: relay datagrams too, on the
+                             listening address and port number (see above)
       --hex                  add each packet's bytes, on an indented line (JSON: "hex")
       --json                 print one JSON object per line: the start, then packets, notes,
                              errors, open, end and close events, each with "conn",
                              "direction" (where it has one) and "time"
       --filter <name>        print only packets whose namespace, event name or schema name
-                             is <name> (exactly); repeat it to allow several. Connection
-                             lines, notes and errors are always printed.
+                             is <name> (exactly); repeat it to allow several. It applies to
+                             the frames in datagrams too; 'udp' shows every datagram (a
+                             hello answers to nothing else). Connection lines, notes,
+                             errors, warnings and bad datagrams are always printed.
       --save <file>          also write a relay capture of every chunk relayed, which
-                             'deno task decode --file <file>' reads back
+                             'deno task decode --file <file>' reads back (TCP only:
+                             datagrams are not recorded)
   -s, --schemas <module>     a module whose exported schemas decode application messages
       --max-frame-size <n>   the largest frame to decode (default: 65536)
   -h, --help                 show this help
@@ -116,6 +140,7 @@ export async function main(args: string[]): Promise<number> {
         auth: { type: "string" },
         listen: { type: "string", short: "l" },
         target: { type: "string", short: "t" },
+        "udp-port": { type: "string" },
         hex: { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         filter: { type: "string", multiple: true },
@@ -133,8 +158,13 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (values.connect !== undefined) {
-    if (values.listen !== undefined || values.target !== undefined || values.save !== undefined) {
-      return usage("--connect (client mode) goes without --listen, --target and --save");
+    if (
+      values.listen !== undefined || values.target !== undefined || values.save !== undefined ||
+      values["udp-port"] !== undefined
+    ) {
+      return usage(
+        "--connect (client mode) goes without --listen, --target, --udp-port and --save",
+      );
     }
   } else if (values.ns !== undefined || values.join !== undefined || values.auth !== undefined) {
     return usage("--ns, --join and --auth belong to client mode (--connect)");
@@ -179,11 +209,17 @@ export async function main(args: string[]): Promise<number> {
   if (typeof listen === "string") return usage(`--listen: ${listen}`);
   const target = parseHostPort(values.target!, 1);
   if (typeof target === "string") return usage(`--target: ${target}`);
+  let udpPort: number | undefined;
+  if (values["udp-port"] !== undefined) {
+    udpPort = Number(values["udp-port"]);
+    if (!/^\d+$/.test(values["udp-port"]) || udpPort < 1 || udpPort > 65535) {
+      return usage(`--udp-port: the port must be in 1..65535, got "${values["udp-port"]}"`);
+    }
+  }
 
   let save: Deno.FsFile | undefined;
   const json = values.json;
-  const filters = values.filter ?? [];
-  const format = { hex: values.hex };
+  const format = { hex: values.hex, filter: values.filter ?? [] };
   const encoder = new TextEncoder();
   let saveError: Error | undefined;
   const record = (line: string) => {
@@ -196,26 +232,36 @@ export async function main(args: string[]): Promise<number> {
       console.error(styleText("red", `error: cannot write ${values.save}: ${saveError.message}`));
     }
   };
-  const onEvent = (event: RelayEvent) => {
+  const handle = (event: RelayEvent) => {
     if (event.type === "chunk") return record(formatRelayCaptureChunk(event));
     if (event.type === "open") {
       record(`# conn ${event.conn} open: client ${event.client}, server ${event.server}`);
     }
     if (event.type === "close") record(`# conn ${event.conn} closed`);
-    if (event.type === "packet" && !packetMatches(event.entry, filters)) return;
     if (json) {
-      console.log(JSON.stringify(relayEventToJson(event, format)));
-    } else {
-      const line = formatRelayEvent(event, format)!;
-      console.log(event.type === "error" ? styleText("red", line) : line);
+      const object = relayEventToJson(event, format);
+      if (object !== undefined) console.log(JSON.stringify(object));
+      return;
     }
+    const line = formatRelayEvent(event, format);
+    if (line === undefined) return;
+    const bad = event.type === "error" ||
+      (event.type === "datagram" && (event.fault !== undefined || event.tag === "bad"));
+    console.log(
+      bad ? styleText("red", line) : event.type === "warning" ? styleText("yellow", line) : line,
+    );
   };
+
+  // Events wait until the first line is printed and the capture is open: UDP binds after TCP
+  // listens, and a client may connect in between.
+  let early: RelayEvent[] | undefined = [];
+  const onEvent = (event: RelayEvent) => early === undefined ? handle(event) : early.push(event);
 
   let relay: PacketRelay;
   try {
     relay = new PacketRelay({
       listen,
-      target,
+      target: { ...target, ...(udpPort === undefined ? {} : { udpPort }) },
       onEvent,
       ...(schemas === undefined ? {} : { schemas }),
       ...(maxFrameSize === undefined ? {} : { maxFrameSize }),
@@ -223,9 +269,15 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     return fail(`cannot listen on ${values.listen}: ${(error as Error).message}`, 1);
   }
+  try {
+    await relay.ready;
+  } catch (error) {
+    await relay.close();
+    const where = `udp ${formatHostPort(relay.addr)}`;
+    return fail(`cannot listen on ${where}: ${(error as Error).message}`, 1);
+  }
   if (values.save !== undefined) {
-    // Opened only once listening works, so a failed start leaves an old capture alone; nothing
-    // is relayed before this synchronous open.
+    // Opened only once listening works, so a failed start leaves an old capture alone.
     try {
       save = Deno.openSync(values.save, { write: true, create: true, truncate: true });
     } catch (error) {
@@ -235,13 +287,27 @@ export async function main(args: string[]): Promise<number> {
   }
   const from = formatHostPort(relay.addr);
   const to = formatHostPort(relay.target);
+  const udpTo = udpPort === undefined
+    ? undefined
+    : formatHostPort({ hostname: relay.target.hostname, port: udpPort });
   record(RELAY_CAPTURE_HEADER);
   record(`# relaying ${from} -> ${to}, started ${new Date().toISOString()}`);
+  if (udpTo !== undefined) {
+    record(`# relaying udp ${from} -> ${udpTo}; datagrams are not recorded in this capture`);
+  }
+  const udpText = udpTo === undefined ? "" : `, udp ${from} -> ${udpTo}`;
   console.log(
     json
-      ? JSON.stringify({ type: "relaying", listen: from, target: to })
-      : `relaying ${from} -> ${to}`,
+      ? JSON.stringify({
+        type: "relaying",
+        listen: from,
+        target: to,
+        ...(udpTo === undefined ? {} : { udp: { listen: from, target: udpTo } }),
+      })
+      : `relaying ${from} -> ${to}${udpText}`,
   );
+  for (const event of early.splice(0)) handle(event);
+  early = undefined;
 
   let stop = () => {};
   const stopped = new Promise<void>((resolve) => stop = resolve);

@@ -18,9 +18,15 @@ they ask for, and each BenchUpdate message (or "update" event) is broadcast to t
 whole room (not logged).
 Stops on Ctrl-C (SIGINT) or SIGTERM, closing every connection.
 
+The UDP channel is on: clients that support it send and receive unreliable updates as
+datagrams, on the TCP port's number unless --udp-port says otherwise.
+
 Options:
   -p, --port <n>         TCP port (default: ${DEFAULT_PORT}; 0 picks a free one)
   -H, --hostname <addr>  address to listen on (default: 0.0.0.0, every interface)
+      --udp-port <n>     UDP port (default: the TCP port's number, announced to clients as
+                         "the same port"; 0 picks a free one)
+      --no-udp           no UDP channel: everything goes over TCP
       --send-tick <ms>   batch every connection's output on a shared tick of this many ms
                          (default: 0, write at the end of each event-loop tick)
       --cert <file>      TLS certificate chain (PEM); with --key, the server speaks TLS only
@@ -38,6 +44,8 @@ async function main(args: string[]): Promise<number> {
       options: {
         port: { type: "string", short: "p" },
         hostname: { type: "string", short: "H" },
+        "udp-port": { type: "string" },
+        "no-udp": { type: "boolean" },
         "send-tick": { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
@@ -58,6 +66,15 @@ async function main(args: string[]): Promise<number> {
     console.error(`--port must be an integer in 0..65535, got ${values.port}`);
     return 2;
   }
+  const udpPort = values["udp-port"] === undefined ? undefined : Number(values["udp-port"]);
+  if (udpPort !== undefined && (!Number.isInteger(udpPort) || udpPort < 0 || udpPort > 65535)) {
+    console.error(`--udp-port must be an integer in 0..65535, got ${values["udp-port"]}`);
+    return 2;
+  }
+  if (udpPort !== undefined && values["no-udp"]) {
+    console.error("--udp-port and --no-udp exclude each other");
+    return 2;
+  }
   const sendTick = Number(values["send-tick"] ?? 0);
   if (!Number.isInteger(sendTick) || sendTick < 0 || sendTick > 1000) {
     console.error(`--send-tick must be an integer in 0..1000, got ${values["send-tick"]}`);
@@ -70,18 +87,27 @@ async function main(args: string[]): Promise<number> {
   const tls = values.cert === undefined || values.key === undefined
     ? undefined
     : { cert: await Deno.readTextFile(values.cert), key: await Deno.readTextFile(values.key) };
+  const hostname = values.hostname ?? "0.0.0.0";
   const server = createDemoServer({
     port,
-    hostname: values.hostname ?? "0.0.0.0",
+    hostname,
     sendTick,
+    udp: values["no-udp"] ? false : udpPort === undefined ? true : { port: udpPort },
     ...(tls === undefined ? {} : { tls }),
   });
-  const address = await server.listen();
-  console.log(
-    `listening on ${address.hostname}:${address.port}${
-      tls ? " (TLS)" : ""
-    }; namespaces / and /home`,
-  );
+  let address: Deno.NetAddr;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    console.error(`Cannot listen on ${hostname}:${port}: ${(error as Error).message}`);
+    return 1;
+  }
+  // Tools read the TCP address after "listening on"; the UDP one follows it.
+  const tcp = `${address.hostname}:${address.port} (${tls ? "TLS" : "TCP"})`;
+  const udp = server.udpPort === undefined
+    ? ""
+    : ` and ${address.hostname}:${server.udpPort} (UDP)`;
+  console.log(`listening on ${tcp}${udp}; namespaces /, /home and /bench`);
   const stopped = new Promise<void>((resolve) => {
     const stop = () => resolve();
     Deno.addSignalListener("SIGINT", stop);

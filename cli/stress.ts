@@ -44,7 +44,13 @@ Load-tests a game server: connects --clients clients to --namespace at --ramp-up
 (client i joins room r<i % rooms>), then sends BenchUpdates for --duration seconds on a fixed
 schedule (--rate per client), and waits up to --drain seconds for the last deliveries. Every
 client records the latency of every update its room relays back. Works against
-\`deno task serve\`, whose "/bench" namespace relays each update to the sender's room.
+\`deno task serve\`, whose "/bench" namespace relays each update to the sender's room, over the
+transport it came by.
+
+With --udp, each client waits (up to --udp-timeout) for its UDP path to open before sending,
+then sends its updates as unreliable datagrams; a client whose path does not open counts as
+failed. Datagrams are never resent: what UDP loses is reported as lost, and counts in the
+error rate (allow for it with --max-error-rate).
 
 Options:
       --host <host>            the server (default: ${DEFAULTS.host})
@@ -55,6 +61,9 @@ Options:
       --rate <hz>              updates per second of each client (default: ${DEFAULTS.rate})
       --kind <message|event>   message: a BenchUpdate message frame; event: an "update" event
                                carrying one (default: ${LOAD_DEFAULTS.kind})
+      --udp                    send the updates unreliable, over UDP (default: TCP)
+      --udp-timeout <s>        with --udp, seconds each client waits for its UDP path to open
+                               (default: ${LOAD_DEFAULTS.udpTimeout})
   -d, --duration <s>           seconds of sending (default: ${DEFAULTS.duration}; at most ${LOAD_BOUNDS.duration.max})
       --ramp-up <n>            connections started per second (default: ${LOAD_DEFAULTS.rampUp})
       --drain <s>              seconds to wait for deliveries after the last send (default: ${LOAD_DEFAULTS.drain})
@@ -81,6 +90,7 @@ const FLAGS: Record<Exclude<keyof typeof LOAD_BOUNDS, "progressInterval">, strin
   duration: "--duration",
   rampUp: "--ramp-up",
   drain: "--drain",
+  udpTimeout: "--udp-timeout",
 };
 
 const NUMBER = /^\+?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -108,6 +118,8 @@ export async function main(args: string[]): Promise<number> {
         rooms: { type: "string" },
         rate: { type: "string" },
         kind: { type: "string" },
+        udp: { type: "boolean", default: false },
+        "udp-timeout": { type: "string" },
         duration: { type: "string", short: "d" },
         "ramp-up": { type: "string" },
         drain: { type: "string" },
@@ -158,7 +170,12 @@ export async function main(args: string[]): Promise<number> {
       rampUp: number("rampUp", values["ramp-up"], LOAD_DEFAULTS.rampUp),
       drain: number("drain", values.drain, LOAD_DEFAULTS.drain),
       kind: kind satisfies LoadKind,
+      transport: values.udp ? "udp" : "tcp",
+      udpTimeout: number("udpTimeout", values["udp-timeout"], LOAD_DEFAULTS.udpTimeout),
     };
+    if (values["udp-timeout"] !== undefined && !values.udp) {
+      throw new UsageError("--udp-timeout goes with --udp");
+    }
     resolveLoadOptions(options);
   } catch (error) {
     if (
@@ -184,7 +201,9 @@ export async function main(args: string[]): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSigint);
   print(
-    `stress: ${options.clients} clients, ${options.rooms} rooms, ${options.rate} Hz, ${options.duration} s of ${options.kind}s to ${options.host}:${options.port}${options.namespace}`,
+    `stress: ${options.clients} clients, ${options.rooms} rooms, ${options.rate} Hz, ${options.duration} s of ${options.kind}s over ${
+      options.transport === "udp" ? "UDP (unreliable)" : "TCP"
+    } to ${options.host}:${options.port}${options.namespace}`,
   );
   let report;
   try {

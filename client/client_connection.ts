@@ -32,11 +32,13 @@ import {
   SchemaRegistry,
 } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
+import type { DeliveryStatus, SendOptions } from "../session/delivery.ts";
 import {
   DISCONNECT_REASONS,
   type DisconnectReason,
   disconnectReasonOf,
 } from "../session/disconnect_reason.ts";
+import { DatagramRouter } from "../session/datagram_router.ts";
 import { ConnectError, type ConnectErrorCode } from "../session/errors.ts";
 import type { EventsMap } from "../session/event_map.ts";
 import {
@@ -56,6 +58,7 @@ import type {
 } from "./client_events.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
+import { ClientUdp, type ClientUdpStats } from "./client_udp.ts";
 
 /** What the connection tells its client. */
 export interface ConnectionHooks {
@@ -102,6 +105,9 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   #lastPing = 0;
   #tick: TimerEntry | undefined;
   #closeReason: DisconnectReason | undefined;
+  #conn: Deno.Conn;
+  #udp: ClientUdp | undefined;
+  #router: DatagramRouter | undefined;
 
   /**
    * Wraps an open connection; nothing is read until {@linkcode ClientConnection.start}.
@@ -120,6 +126,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#options = options;
     this.#timers = timers;
     this.#hooks = hooks;
+    this.#conn = conn;
     this.#transport = new StreamTransport(conn, {
       decode: {
         schemas: options.schemas,
@@ -138,7 +145,8 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       ackTimeout: options.ackTimeout,
       maxFrameSize: () => this.#serverMaxFrameSize,
       nextAckId: () => ackIds.next(),
-      send: (_socket, frame, volatile, event) => this.#send(frame, volatile, event),
+      fallback: options.udp?.fallback ?? "tcp",
+      send: (_socket, frame, sendOptions, event) => this.#send(frame, sendOptions, event),
       eventId: (event) => this.#outgoing.id(event),
       encoded: () => {},
       leave: (socket) => this.#leave(socket),
@@ -164,6 +172,11 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   /** Traffic counters. */
   get stats(): Readonly<TransportStats> {
     return this.#transport.stats;
+  }
+
+  /** The UDP path's state and counters; `undefined` when the connection has none. */
+  get udp(): ClientUdpStats | undefined {
+    return this.#udp?.stats;
   }
 
   /** Starts reading. */
@@ -251,7 +264,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     if (this.#state === "closed") {
       this.#timers.clear();
       // Closed already (or closing): wait until every resource is released.
-      await this.#transport.abort();
+      await Promise.all([this.#transport.abort(), this.#udp?.close()]);
       return;
     }
     const wasOpen = this.#state === "open";
@@ -259,8 +272,10 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#closeReason ??= reason;
     if (graceful && wasOpen) this.#transport.send(encodeFrame(Disconnect, { reason }));
     this.#teardownSockets(this.#closeReason, error);
+    const udp = this.#udp?.close();
     if (graceful) await this.#transport.close(this.#options.closeTimeout);
     else await this.#transport.abort();
+    await udp;
   }
 
   #teardownSockets(reason: DisconnectReason, error?: ConnectError): void {
@@ -291,13 +306,22 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       this.#teardownSockets(this.#closeReason, error);
     }
     if (cause.type === "protocol" || cause.type === "error") this.#hooks.reportError(cause.error);
+    void this.#udp?.close();
     this.#timers.clear();
     this.#hooks.emit("close", this.#closeReason ?? "transport close");
   }
 
-  #send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
-    const transport = this.#transport;
+  #send(frame: Uint8Array, options: SendOptions, event?: string): DeliveryStatus {
     if (this.#state === "closed") return "closed";
+    if (options.delivery !== "reliable") {
+      const route = this.#datagrams.send(frame, options, event);
+      if (route !== "tcp") return route;
+    }
+    return this.#sendTcp(frame, options.volatile, event);
+  }
+
+  #sendTcp(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
+    const transport = this.#transport;
     if (event !== undefined) {
       const id = this.#outgoing.id(event);
       if (this.#declared.add(id)) {
@@ -532,9 +556,60 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
         timeout: Math.max(1, value.heartbeatTimeout),
       };
       this.#startHeartbeat();
+      this.#openUdp(value);
     }
     socket.opened(info);
     this.#hooks.emit("handshake", socket, info);
+  }
+
+  #openUdp(value: HandshakeValue): void {
+    const options = this.#options.udp;
+    const { udpPort, udpKey, udpSession } = value;
+    if (
+      options === undefined || udpPort === undefined || udpKey === undefined ||
+      udpSession === undefined
+    ) return;
+    const remote = this.#conn.remoteAddr as Deno.NetAddr;
+    const local = this.#conn.localAddr as Deno.NetAddr;
+    this.#udp = new ClientUdp(
+      {
+        // Port 0: the port number of the TCP port reached (which may be a relay's).
+        server: { hostname: remote.hostname, port: udpPort === 0 ? remote.port : udpPort },
+        localHostname: local.hostname,
+        session: udpSession,
+        key: udpKey,
+      },
+      options,
+      this.#timers,
+      {
+        state: (state) => this.#hooks.emit("udp_state", state),
+        receive: (type, sequence, body) =>
+          this.#state === "open" ? this.#datagrams.receive(type, sequence, body) : "invalid",
+        error: (error) => this.#hooks.reportError(error),
+      },
+    );
+  }
+
+  /** The connection's UDP traffic, made on first use. */
+  get #datagrams(): DatagramRouter {
+    return this.#router ??= new DatagramRouter({
+      path: () => this.#udp?.path,
+      decode: {
+        schemas: this.#options.schemas,
+        channelSchemas: (channel: number) => this.#channelSchemas.get(channel),
+        maxFrameSize: this.#options.maxFrameSize,
+      },
+      incoming: this.#incoming,
+      outgoing: this.#outgoing,
+      declared: this.#declared,
+      sendTcp: (frame: Uint8Array) => this.#transport.send(frame),
+      allowRaw: this.#options.allowRaw,
+      socketAt: (channel: number) => {
+        if (this.#draining.has(channel)) return null;
+        const socket = this.#sockets.get(channel);
+        return socket?.connected ? socket : undefined;
+      },
+    });
   }
 
   #refused(value: ErrorValue): void {
@@ -574,6 +649,9 @@ interface HandshakeValue {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   maxFrameSize: number;
+  udpPort?: number;
+  udpKey?: Uint8Array;
+  udpSession?: number;
 }
 
 const textEncoder = new TextEncoder();

@@ -8,6 +8,7 @@ import type { Schema, SchemaRegistry } from "../protocol/mod.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { JsonValue } from "../session/payload.ts";
 import type { ClientSocket, HandshakeInfo } from "./client_socket.ts";
+import type { UdpState } from "./client_udp.ts";
 
 /** Options of a connect: to the server, or to one namespace. */
 export interface ConnectOptions {
@@ -45,6 +46,11 @@ export interface GameSocketClientEvents {
   ping: () => void;
   /** A pong answered this client's ping. */
   pong: (info: PongInfo) => void;
+  /**
+   * The UDP path changed state: `open` when the server answered a hello (unreliable emits now
+   * go by UDP), `binding` when it went quiet, `failed` when it never answered.
+   */
+  udp_state: (state: UdpState) => void;
   /** The connection closed; every socket disconnected with the same reason. */
   close: (reason: DisconnectReason) => void;
   /** Something failed: a handler without an `error` listener of its own, the connection. */
@@ -57,6 +63,7 @@ export const CLIENT_EVENTS: ReadonlySet<string> = new Set([
   "handshake",
   "ping",
   "pong",
+  "udp_state",
   "close",
   "error",
 ]);

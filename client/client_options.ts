@@ -11,11 +11,68 @@ import {
   SchemaRegistry,
 } from "../protocol/mod.ts";
 import { DEFAULT_ACK_TIMEOUT } from "../session/ack_tracker.ts";
-import { checkInteger } from "../session/check_option.ts";
+import { checkInteger, checkMaxDatagramSize, checkReplayWindow } from "../session/check_option.ts";
+import type { UdpFallback } from "../session/delivery.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
   DEFAULT_SEND_QUEUE_LIMIT,
 } from "../transport/stream_transport.ts";
+
+/** The client's side of the UDP channel (the `udp` option). Every one has a default. */
+export interface ClientUdpOptions {
+  /**
+   * Milliseconds between hellos while the server has not answered one.
+   *
+   * @default {250}
+   */
+  helloInterval?: number;
+  /**
+   * Hellos sent without an answer before the client gives up on UDP (state `failed`; unreliable
+   * emits then fall back per `fallback`).
+   *
+   * @default {20}
+   */
+  helloAttempts?: number;
+  /**
+   * Milliseconds between hellos once the path is open: they keep NAT mappings alive, measure the
+   * round trip over UDP, and prove the client's address again after it changed.
+   *
+   * @default {2000}
+   */
+  keepaliveInterval?: number;
+  /**
+   * Milliseconds without an authentic datagram from the server before the path counts as lost
+   * (state `binding`; hellos resume).
+   *
+   * @default {6000}
+   */
+  timeout?: number;
+  /**
+   * The largest datagram sent or accepted, header and tag included; keep it equal to the
+   * server's.
+   *
+   * @default {1200}
+   */
+  maxDatagramSize?: number;
+  /**
+   * How many sequence numbers behind the newest a datagram may be and still be accepted once
+   * (a multiple of 32).
+   *
+   * @default {1024}
+   */
+  replayWindow?: number;
+  /**
+   * What `unreliable` and `sequenced` emits do while the path is not open, or for a message too
+   * large for a datagram: `tcp` sends them over TCP, `none` does not. Each emit may say
+   * otherwise.
+   *
+   * @default {"tcp"}
+   */
+  fallback?: UdpFallback;
+}
+
+/** The UDP options with every default filled in. */
+export type ResolvedClientUdpOptions = Readonly<Required<ClientUdpOptions>>;
 
 /** How the client trusts a TLS server. */
 export interface ClientTlsOptions {
@@ -95,6 +152,13 @@ export interface GameSocketClientOptions {
    */
   closeTimeout?: number;
   /**
+   * Whether to open the UDP channel when the server offers one (`udp` in the server's options),
+   * and how: `false` keeps every emit on TCP.
+   *
+   * @default {true}
+   */
+  udp?: boolean | ClientUdpOptions;
+  /**
    * The first size of the read buffer, in bytes; a read that fills it makes it four times
    * larger, up to 64 KiB.
    *
@@ -108,8 +172,12 @@ export interface GameSocketClientOptions {
  * {@linkcode GameSocketClientOptions}, `schemas` always a registry, `tls` possibly `undefined`.
  */
 export type ResolvedClientOptions =
-  & Readonly<Required<Omit<GameSocketClientOptions, "tls" | "schemas">>>
-  & { readonly tls: ClientTlsOptions | undefined; readonly schemas: SchemaRegistry };
+  & Readonly<Required<Omit<GameSocketClientOptions, "tls" | "schemas" | "udp">>>
+  & {
+    readonly tls: ClientTlsOptions | undefined;
+    readonly schemas: SchemaRegistry;
+    readonly udp: ResolvedClientUdpOptions | undefined;
+  };
 
 /**
  * Fills in defaults and checks ranges.
@@ -124,6 +192,7 @@ export function resolveClientOptions(options: GameSocketClientOptions): Resolved
       ? options.schemas
       : new SchemaRegistry(options.schemas ?? []),
     tls: options.tls,
+    udp: resolveUdpOptions(options.udp),
     connectTimeout: checkInteger("connectTimeout", options.connectTimeout ?? 10000, 1),
     ackTimeout: checkInteger("ackTimeout", options.ackTimeout ?? DEFAULT_ACK_TIMEOUT, 1),
     maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
@@ -140,5 +209,25 @@ export function resolveClientOptions(options: GameSocketClientOptions): Resolved
       options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE,
       16,
     ),
+  };
+}
+
+function resolveUdpOptions(
+  udp: boolean | ClientUdpOptions | undefined,
+): ResolvedClientUdpOptions | undefined {
+  if (udp === false) return undefined;
+  const options = udp === undefined || udp === true ? {} : udp;
+  const fallback = options.fallback ?? "tcp";
+  if (fallback !== "tcp" && fallback !== "none") {
+    throw new RangeError(`udp.fallback must be "tcp" or "none", got ${String(fallback)}`);
+  }
+  return {
+    helloInterval: checkInteger("udp.helloInterval", options.helloInterval ?? 250, 1),
+    helloAttempts: checkInteger("udp.helloAttempts", options.helloAttempts ?? 20, 1),
+    keepaliveInterval: checkInteger("udp.keepaliveInterval", options.keepaliveInterval ?? 2000, 1),
+    timeout: checkInteger("udp.timeout", options.timeout ?? 6000, 1),
+    maxDatagramSize: checkMaxDatagramSize(options.maxDatagramSize),
+    replayWindow: checkReplayWindow(options.replayWindow),
+    fallback,
   };
 }

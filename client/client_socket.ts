@@ -12,6 +12,7 @@ import {
   RoomLeave,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
+import { RELIABLE } from "../session/delivery.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import {
   ConnectError,
@@ -205,7 +206,7 @@ export class ClientSocket<
           event: this.#link.eventId(event),
           ...encodePayload(data as Payload),
         }, { channel: this.channel, maxFrameSize: this.#link.maxFrameSize() });
-        return this.transmit(frame, options?.volatile ?? false, event);
+        return this.transmit(frame, this.sendOptions(options), event);
       },
     };
   }
@@ -241,7 +242,7 @@ export class ClientSocket<
           ...(key === undefined ? {} : { key }),
           ...(player === undefined ? {} : { player }),
         }, { channel: this.channel }),
-        false,
+        RELIABLE,
       );
     });
   }
@@ -268,7 +269,7 @@ export class ClientSocket<
       });
       this.#leaves.get(room)?.resolve();
       this.#leaves.set(room, { resolve, reject, timer });
-      this.transmit(encodeFrame(RoomLeave, { room }, { channel: this.channel }), false);
+      this.transmit(encodeFrame(RoomLeave, { room }, { channel: this.channel }), RELIABLE);
     });
   }
 

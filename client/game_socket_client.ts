@@ -24,6 +24,7 @@ import {
   type ResolvedClientOptions,
 } from "./client_options.ts";
 import type { ClientSocket } from "./client_socket.ts";
+import type { ClientUdpStats } from "./client_udp.ts";
 import { openConnection } from "./open_connection.ts";
 
 /**
@@ -93,6 +94,15 @@ export class GameSocketClient<
   /** Traffic counters of the connection, once connected. */
   get stats(): Readonly<TransportStats> | undefined {
     return this.#connection?.stats;
+  }
+
+  /**
+   * The UDP path: its state (`binding`, `open`, `failed`), datagrams sent, received and dropped
+   * by reason, and round trips over UDP. `undefined` before the handshake, and when the server
+   * offers no UDP or the `udp` option is `false`.
+   */
+  get udp(): ClientUdpStats | undefined {
+    return this.#connection?.udp;
   }
 
   /**

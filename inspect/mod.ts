@@ -1,8 +1,8 @@
 /**
  * Tools for looking at what went over the wire: hex capture parsing (plain hex, `xxd`,
  * `tshark -x`, relay captures), TCP stream reassembly, packet formatting, a relay that decodes
- * live traffic, and watching a room as a client. The `deno task decode` and `deno task dump`
- * CLIs are built on them.
+ * live traffic (TCP, and UDP datagrams), and watching a room as a client. The
+ * `deno task decode` and `deno task dump` CLIs are built on them.
  *
  * @module
  */

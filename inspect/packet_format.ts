@@ -43,7 +43,24 @@ export function formatEntry(entry: CaptureEntry, options: FormatEntryOptions = {
   return `#${entry.number}${stream} ${describePacket(entry)}`;
 }
 
-function describePacket(packet: CapturedPacket): string {
+/**
+ * Formats a packet without its number and stream: schema, namespace and fields, as
+ * {@linkcode formatEntry} shows them after `#N`.
+ *
+ * @param packet The packet.
+ * @returns The text, e.g. `Ping / {timestamp: 1000}`.
+ *
+ * @example
+ * ```ts
+ * import { decodeCapture, describePacket } from "@game-socket/game-socket/inspect";
+ * import assert from "node:assert/strict";
+ *
+ * const [packet] = decodeCapture("08 10 00 03 00 00 00 03 e8").entries;
+ * assert.ok(packet?.type === "packet");
+ * assert.equal(describePacket(packet), "Ping / {timestamp: 1000}");
+ * ```
+ */
+export function describePacket(packet: CapturedPacket): string {
   const frame = packet.frame;
   const namespace = packet.namespace ?? `channel ${frame.channel}`;
   switch (frame.type) {

@@ -1,13 +1,17 @@
 /**
- * A transparent TCP relay that decodes what it forwards: the logic behind `deno task dump`.
+ * A transparent TCP (and UDP) relay that decodes what it forwards: the logic behind
+ * `deno task dump`.
  *
  * @module
  */
 
 import { checkMaxFrameSize, type SchemaRegistry } from "../protocol/mod.ts";
+import { DatagramDecoder } from "./datagram_decoder.ts";
+import { DatagramRelay } from "./datagram_relay.ts";
 import type { RelayDirection } from "./relay_capture.ts";
 import { RelayDecoder } from "./relay_decoder.ts";
 import type { RelayEvent } from "./relay_events.ts";
+import { UdpSessionTable } from "./udp_sessions.ts";
 
 /** Options for {@linkcode PacketRelay}. */
 export interface PacketRelayOptions {
@@ -17,8 +21,15 @@ export interface PacketRelayOptions {
    * @default {{hostname: "127.0.0.1", port: 0}}
    */
   listen?: { hostname?: string; port?: number };
-  /** Where to relay each connection to (the server). Its hostname defaults to `127.0.0.1`. */
-  target: { hostname?: string; port: number };
+  /**
+   * Where to relay each connection to (the server). Its hostname defaults to `127.0.0.1`.
+   *
+   * With `udpPort`, the server's UDP port, the relay also relays datagrams: it binds UDP on its
+   * own listening address and port number (where clients told `udpPort: 0` in the `Handshake`
+   * send them), and forwards each datagram to the target's host at `udpPort`, from one socket
+   * per client address, and the answers back.
+   */
+  target: { hostname?: string; port: number; udpPort?: number };
   /**
    * The application's schemas; frames of other schemas are reported with their raw bytes.
    *
@@ -80,6 +91,12 @@ class RelayedConnection {
  * relayed all the same. When one side ends its stream, the relay ends the other's write side
  * (a half-close); when one side fails, it closes both.
  *
+ * With `target.udpPort` it relays datagrams too, each unchanged and at once, and reports each as
+ * a `datagram` event, decoded when it can be, named after the TCP connection whose `Handshake`
+ * announced its session (and its tag checked under the key that `Handshake` carried). A
+ * `Handshake` whose UDP announcement would make clients miss the relay is reported as a
+ * `warning`.
+ *
  * @example Relaying a connection and watching its first frame
  * ```ts
  * import { PacketRelay, type RelayEvent } from "@game-socket/game-socket/inspect";
@@ -104,14 +121,24 @@ class RelayedConnection {
 export class PacketRelay implements AsyncDisposable {
   /** The address the relay listens on. */
   readonly addr: Deno.NetAddr;
-  /** The address it relays to. */
-  readonly target: { readonly hostname: string; readonly port: number };
+  /** The address it relays to, and the UDP port datagrams go to when it relays them. */
+  readonly target: { readonly hostname: string; readonly port: number; readonly udpPort?: number };
+  /**
+   * Resolves when the relay listens: at once for TCP alone (it listens from the constructor on),
+   * once its UDP socket is bound with `target.udpPort`. Rejects when that socket cannot be bound
+   * (the relay then stops, and {@linkcode PacketRelay.finished} rejects too).
+   */
+  readonly ready: Promise<void>;
   /**
    * Settles when the relay has stopped and every connection has ended: it resolves after
-   * {@linkcode PacketRelay.close}, and rejects when the listener fails.
+   * {@linkcode PacketRelay.close}, and rejects when a listening socket fails.
    */
   readonly finished: Promise<void>;
   #listener: Deno.TcpListener;
+  #datagrams: DatagramRelay | undefined;
+  #datagramDecoder: DatagramDecoder;
+  #sessions: UdpSessionTable;
+  #udpFailure: Error | undefined;
   #onEvent: (event: RelayEvent) => void;
   #schemas: SchemaRegistry | undefined;
   #maxFrameSize: number;
@@ -131,11 +158,17 @@ export class PacketRelay implements AsyncDisposable {
    */
   constructor(options: PacketRelayOptions) {
     const listenPort = options.listen?.port ?? 0;
+    const { udpPort } = options.target;
     checkPort(listenPort, 0, "listen.port");
     checkPort(options.target.port, 1, "target.port");
+    if (udpPort !== undefined) checkPort(udpPort, 1, "target.udpPort");
     this.#maxFrameSize = checkMaxFrameSize(options.maxFrameSize);
     this.#schemas = options.schemas;
-    this.target = { hostname: options.target.hostname ?? "127.0.0.1", port: options.target.port };
+    this.target = {
+      hostname: options.target.hostname ?? "127.0.0.1",
+      port: options.target.port,
+      ...(udpPort === undefined ? {} : { udpPort }),
+    };
     this.#onEvent = options.onEvent ?? (() => {});
     this.#listener = Deno.listen({
       hostname: options.listen?.hostname ?? "127.0.0.1",
@@ -143,8 +176,20 @@ export class PacketRelay implements AsyncDisposable {
       transport: "tcp",
     });
     this.addr = this.#listener.addr;
-    this.finished = this.#accept();
-    // A failed listener is the caller's to see through `finished`; close() must not throw it.
+    this.#sessions = new UdpSessionTable({
+      listenPort: this.addr.port,
+      targetPort: this.target.port,
+      udpPort,
+    });
+    this.#datagramDecoder = new DatagramDecoder({
+      schemas: this.#schemas,
+      maxFrameSize: this.#maxFrameSize,
+      lookup: (session) => this.#sessions.lookup(session),
+    });
+    this.ready = udpPort === undefined ? Promise.resolve() : this.#relayDatagrams(udpPort);
+    this.finished = this.#run();
+    // Failures are the caller's to see through `ready` and `finished`; close() must not throw.
+    this.ready.catch(() => {});
     this.finished.catch(() => {});
   }
 
@@ -155,19 +200,54 @@ export class PacketRelay implements AsyncDisposable {
    * @returns A promise that resolves when the relay has stopped.
    */
   async close(): Promise<void> {
-    this.#closing = true;
-    try {
-      this.#listener.close();
-    } catch {
-      // Closed already.
-    }
+    this.#stopListening();
     for (const connection of this.#connections) connection.shutdown();
+    await this.#datagrams?.close();
     await this.finished.catch(() => {});
   }
 
   /** Closes the relay: see {@linkcode PacketRelay.close}. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  /** Binds UDP on the listening address and port; resolves once bound. */
+  async #relayDatagrams(udpPort: number): Promise<void> {
+    const failed = (error: Error) => {
+      this.#udpFailure ??= error;
+      this.#stopListening();
+    };
+    this.#datagrams = new DatagramRelay({
+      listen: { hostname: this.addr.hostname, port: this.addr.port },
+      target: { hostname: this.target.hostname, port: udpPort },
+      decoder: this.#datagramDecoder,
+      time: () => this.#time(),
+      emit: (event) => this.#emit(event),
+      onFailure: failed,
+    });
+    await this.#datagrams.ready.catch((error: Error) => {
+      failed(error);
+      throw error;
+    });
+  }
+
+  /** Runs until the listeners stop and every connection has ended. */
+  async #run(): Promise<void> {
+    try {
+      await this.#accept();
+    } finally {
+      await this.#datagrams?.close();
+    }
+    if (this.#udpFailure !== undefined) throw this.#udpFailure;
+  }
+
+  #stopListening(): void {
+    this.#closing = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Closed already.
+    }
   }
 
   async #accept(): Promise<void> {
@@ -179,12 +259,7 @@ export class PacketRelay implements AsyncDisposable {
         relayed.then(() => running.delete(relayed));
       }
     } finally {
-      this.#closing = true;
-      try {
-        this.#listener.close();
-      } catch {
-        // Closed already.
-      }
+      this.#stopListening();
       for (const connection of this.#connections) connection.shutdown();
       await Promise.all(running);
     }
@@ -198,7 +273,14 @@ export class PacketRelay implements AsyncDisposable {
       schemas: this.#schemas,
       maxFrameSize: this.#maxFrameSize,
       nextNumber: () => ++this.#packets,
-      emit: (event) => this.#emit(event),
+      emit: (event) => {
+        this.#emit(event);
+        if (event.type !== "packet" || event.direction !== "S>C") return;
+        const message = this.#sessions.learn(event.entry.frame, { conn: id, names: decoder.names });
+        if (message !== undefined) {
+          this.#emit({ type: "warning", conn: id, time: event.time, message });
+        }
+      },
     });
     const connection = new RelayedConnection(id, client, decoder);
     this.#connections.add(connection);
@@ -217,6 +299,7 @@ export class PacketRelay implements AsyncDisposable {
     } finally {
       connection.shutdown();
       this.#connections.delete(connection);
+      this.#sessions.forget(id);
     }
   }
 

@@ -73,6 +73,11 @@ export class RelayDecoder {
     this.#streams = { "C>S": stream(), "S>C": stream() };
   }
 
+  /** What the connection has declared so far: namespaces and event names. */
+  get names(): ConnectionNames {
+    return this.#names;
+  }
+
   /**
    * How many bytes a direction has carried.
    *

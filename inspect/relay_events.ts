@@ -1,10 +1,11 @@
 /**
- * What a `PacketRelay` reports: chunks, decoded packets, notes, errors, and the
- * connections' opening, ends and closing.
+ * What a `PacketRelay` reports: chunks, decoded packets, notes, errors, the connections'
+ * opening, ends and closing, and, when it relays UDP, datagrams, UDP peers and warnings.
  *
  * @module
  */
 
+import type { DatagramHeader, HelloBody, ProtocolError } from "../protocol/mod.ts";
 import type { CapturedPacket, CaptureFault, CaptureNote } from "./capture_decoder.ts";
 import type { RelayCaptureChunk, RelayDirection } from "./relay_capture.ts";
 
@@ -112,6 +113,80 @@ export interface RelayCloseEvent {
   readonly error?: string;
 }
 
+/**
+ * A datagram that crossed the relay (it is forwarded before it is decoded, and whether or not it
+ * decodes).
+ */
+export interface RelayDatagramEvent {
+  /** Always `datagram`. */
+  readonly type: "datagram";
+  /**
+   * The TCP connection whose `Handshake` announced the datagram's session (`udpSession`), while
+   * that connection is open; `undefined` when the relay saw no such connection.
+   */
+  readonly conn: number | undefined;
+  /** The UDP peer: the number of the client's address (ip:port), 1 for the first. */
+  readonly peer: number;
+  /** Who sent it, from the socket it came in on. */
+  readonly direction: RelayDirection;
+  /** Seconds since the relay started, when it arrived. */
+  readonly time: number;
+  /** The header, unless the datagram is too short or malformed to have one. */
+  readonly header: DatagramHeader | undefined;
+  /**
+   * Whether its tag is the one the session's key (`udpKey` in the `Handshake`) makes; `undefined`
+   * when it was not checked: the relay did not see that key, or the datagram has no header.
+   */
+  readonly tag: "ok" | "bad" | undefined;
+  /** A hello's time and echo. */
+  readonly hello: HelloBody | undefined;
+  /**
+   * The frames of an unreliable or sequenced datagram, decoded as on TCP. Their `number` is
+   * their place in the datagram, from 1; their frame's `offset` counts from the datagram's
+   * first byte.
+   */
+  readonly packets: readonly CapturedPacket[];
+  /** Why the datagram does not decode (its offset counts from its first byte), if it does not. */
+  readonly fault: ProtocolError | undefined;
+  /** The datagram's bytes, tag included. */
+  readonly bytes: Uint8Array;
+}
+
+/**
+ * A new UDP peer: a client address the relay had not seen, and the relay's own socket that
+ * sends its datagrams on to the server (so the server sees each client from its own port).
+ */
+export interface RelayPeerEvent {
+  /** Always `peer`. */
+  readonly type: "peer";
+  /** The peer's number: 1 for the first client address. */
+  readonly peer: number;
+  /** Seconds since the relay started. */
+  readonly time: number;
+  /** The client's address, e.g. `127.0.0.1:50130`. */
+  readonly client: string;
+  /** The address of the relay's socket for this client, e.g. `127.0.0.1:50131`. */
+  readonly upstream: string;
+  /** The server's UDP address. */
+  readonly server: string;
+}
+
+/**
+ * Something the relay cannot fix but should say: a `Handshake` whose UDP announcement makes
+ * clients miss the relay (each such warning once per relay), or a client's datagrams that the
+ * relay could not forward.
+ */
+export interface RelayWarningEvent {
+  /** Always `warning`. */
+  readonly type: "warning";
+  /** The connection it is about, if any. */
+  readonly conn: number | undefined;
+  /** Seconds since the relay started. */
+  readonly time: number;
+  /** What is wrong, for people. */
+  readonly message: string;
+}
+
 /** Everything a `PacketRelay` reports, in the order it happened. */
 export type RelayEvent =
   | RelayChunkEvent
@@ -120,4 +195,7 @@ export type RelayEvent =
   | RelayNoteEvent
   | RelayErrorEvent
   | RelayEndEvent
-  | RelayCloseEvent;
+  | RelayCloseEvent
+  | RelayDatagramEvent
+  | RelayPeerEvent
+  | RelayWarningEvent;

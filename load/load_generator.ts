@@ -6,6 +6,9 @@
  * room relays back. Deliveries expected are counted at each send (the size of the sender's room,
  * sender included), so after the drain the report says exactly how many were lost.
  *
+ * Over UDP (`transport: "udp"`) each client also waits for its UDP path to open before the
+ * window starts, sends its updates `unreliable`, and counts what left and arrived as datagrams.
+ *
  * @module
  */
 
@@ -13,11 +16,14 @@ import process from "node:process";
 import {
   type ClientSocket,
   ConnectError,
+  type EmitOptions,
+  type EmitStatus,
   GameSocketClient,
   JoinError,
   message,
   SchemaMessage,
   SocketClosedError,
+  type UdpState,
 } from "../client.ts";
 import type { SchemaValue } from "../protocol/mod.ts";
 import { BENCH_SCHEMAS, BenchUpdate, type benchUpdateFields, wallClock } from "./bench_update.ts";
@@ -31,7 +37,7 @@ import {
 import type { LoadReport } from "./load_report.ts";
 import { runSchedule, scheduledCount } from "./send_schedule.ts";
 
-export type { LoadKind, LoadOptions, LoadProgress } from "./load_options.ts";
+export type { LoadKind, LoadOptions, LoadProgress, LoadTransport } from "./load_options.ts";
 export type { LoadReport } from "./load_report.ts";
 
 type BenchValue = SchemaValue<typeof benchUpdateFields>;
@@ -56,6 +62,23 @@ interface LoadClient {
 
 /** How long an interrupted run waits for deliveries on their way, at most, in seconds. */
 const INTERRUPTED_DRAIN = 1;
+
+/** The emit options of each transport's updates: none over TCP (a plain reliable frame). */
+const SEND_OPTIONS: Readonly<Record<"tcp" | "udp", EmitOptions | undefined>> = {
+  tcp: undefined,
+  udp: { delivery: "unreliable" },
+};
+
+/** A client whose UDP path did not open: why, as the end of its `udp: <reason>` error. */
+class UdpPathError extends Error {
+  readonly reason: "timeout" | "failed" | "not offered" | "closed";
+
+  constructor(reason: UdpPathError["reason"]) {
+    super(`The UDP path did not open: ${reason}`);
+    this.name = "UdpPathError";
+    this.reason = reason;
+  }
+}
 
 /**
  * Runs a load test against a server whose namespace relays each update to the sender's room
@@ -92,8 +115,13 @@ class LoadRun {
   #connected = 0;
   #failed = 0;
   #sent = 0;
+  #sentUdp = 0;
   #expected = 0;
   #received = 0;
+  #receivedUdp = 0;
+  /** `performance.now()` at the latest delivery. */
+  #lastDelivery = 0;
+  #udpDropped: Record<string, number> = {};
   #closing = false;
   #interrupted = false;
   /** Called at each delivery during the drain, to end it when everything has arrived. */
@@ -114,7 +142,7 @@ class LoadRun {
     const started = performance.now();
     const progress = this.#startProgress(started);
     let window = { start: performance.now(), end: performance.now() };
-    let cpu = { user: 0, system: 0 };
+    let cpu = { user: 0, system: 0, ms: 0 };
     let lagMax = 0;
     try {
       await runSchedule(
@@ -128,21 +156,27 @@ class LoadRun {
         options.onWindowStart?.();
         const cpuStart = process.cpuUsage();
         const total = scheduledCount(options.clients, options.rate, options.duration);
+        const sendOptions = SEND_OPTIONS[options.transport];
         const schedule = await runSchedule(
           total,
           1000 / (options.clients * options.rate),
-          options.kind === "message" ? (j) => this.#sendMessage(j) : (j) => this.#sendEvent(j),
+          options.kind === "message"
+            ? (j) => this.#sendMessage(j, sendOptions)
+            : (j) => this.#sendEvent(j, sendOptions),
           signal,
         );
         lagMax = schedule.lagMax;
         await this.#drain(signal);
-        window = { start: schedule.start, end: performance.now() };
-        cpu = process.cpuUsage(cpuStart);
+        // The window ends at the last delivery, not when a drain that waited in vain for lost
+        // ones ran out: a few lost datagrams must not dilute the rate of the rest.
+        window = { start: schedule.start, end: Math.max(schedule.end, this.#lastDelivery) };
+        cpu = { ...process.cpuUsage(cpuStart), ms: performance.now() - schedule.start };
         options.onWindowEnd?.();
       }
     } finally {
       clearInterval(progress);
       signal?.removeEventListener("abort", onAbort);
+      this.#countUdpDrops();
       this.#closing = true;
       await Promise.all(this.#clients.map((entry) => entry?.client.close()));
       await Promise.all(this.#pending);
@@ -150,12 +184,16 @@ class LoadRun {
     const windowMs = Math.max(window.end - window.start, 1e-3);
     const histogram = this.#histogram;
     return {
+      transport: options.transport,
       clients: options.clients,
       connected: this.#connected,
       failed: this.#failed,
       sent: this.#sent,
+      sent_udp: this.#sentUdp,
       expected: this.#expected,
       received: this.#received,
+      received_udp: this.#receivedUdp,
+      udp_dropped: this.#udpDropped,
       lost: Math.max(0, this.#expected - this.#received),
       errors: Object.fromEntries(this.#errors),
       msgs_per_s: this.#received / (windowMs / 1000),
@@ -165,7 +203,7 @@ class LoadRun {
         p99: histogram.percentile(99),
         max: histogram.max,
       },
-      gen_cpu_util: (cpu.user + cpu.system) / 1000 / windowMs,
+      gen_cpu_util: (cpu.user + cpu.system) / 1000 / Math.max(cpu.ms, 1e-3),
       send_lag_max_ms: lagMax,
       window_s: windowMs / 1000,
       interrupted: this.#interrupted,
@@ -199,7 +237,7 @@ class LoadRun {
   }
 
   async #connect(index: number): Promise<void> {
-    const { host, port, namespace } = this.#options;
+    const { host, port, namespace, transport } = this.#options;
     const room = index % this.#options.rooms;
     const value: BenchValue = {
       id: index,
@@ -212,7 +250,8 @@ class LoadRun {
       t: 0,
     };
     const entry: LoadClient = {
-      client: new GameSocketClient<BenchEvents, BenchEvents>(),
+      // Over TCP the clients open no UDP path, so that a TCP run measures TCP alone.
+      client: new GameSocketClient<BenchEvents, BenchEvents>({ udp: transport === "udp" }),
       room,
       socket: undefined,
       active: false,
@@ -226,13 +265,19 @@ class LoadRun {
     });
     try {
       await client.connect(host, port);
+      if (transport === "udp") {
+        const state = await udpOpened(client, this.#options.udpTimeout * 1000);
+        if (state !== "open") throw new UdpPathError(state);
+      }
       const socket = await client.of(namespace, { schemas: BENCH_SCHEMAS }).ready;
-      const receive = (update: BenchValue) => this.#receive(update, room);
-      if (this.#options.kind === "message") socket.onMessage(BenchUpdate, receive);
-      else {
-        socket.on("update", (update) => {
+      if (this.#options.kind === "message") {
+        socket.onMessage(BenchUpdate, (update, info) => {
+          this.#receive(update, room, info.delivery !== "reliable");
+        });
+      } else {
+        socket.on("update", (update, info) => {
           if (update instanceof SchemaMessage && update.schema === BenchUpdate) {
-            receive(update.value);
+            this.#receive(update.value, room, info.delivery !== undefined);
           } else this.#count("unexpected payload");
         });
       }
@@ -257,34 +302,39 @@ class LoadRun {
     }
   }
 
-  #sendMessage(j: number): void {
+  #sendMessage(j: number, options: EmitOptions | undefined): void {
     const entry = this.#clients[j % this.#options.clients];
     if (entry === undefined || !entry.active) return;
     entry.value.t = wallClock();
-    this.#sentWith(entry, entry.socket!.send(BenchUpdate, entry.value));
+    this.#sentWith(entry, entry.socket!.send(BenchUpdate, entry.value, options));
   }
 
-  #sendEvent(j: number): void {
+  #sendEvent(j: number, options: EmitOptions | undefined): void {
     const entry = this.#clients[j % this.#options.clients];
     if (entry === undefined || !entry.active) return;
     entry.value.t = wallClock();
-    this.#sentWith(entry, entry.socket!.emit("update", entry.payload));
+    this.#sentWith(entry, entry.socket!.emit("update", entry.payload, options));
   }
 
-  #sentWith(entry: LoadClient, status: string): void {
-    if (status === "sent") {
+  #sentWith(entry: LoadClient, status: EmitStatus): void {
+    if (status === "sent" || status === "sent_udp") {
       this.#sent++;
+      if (status === "sent_udp") this.#sentUdp++;
       this.#expected += this.#roomSize[entry.room]!;
     } else this.#count(`send: ${status}`);
   }
 
-  #receive(update: BenchValue, room: number): void {
+  #receive(update: BenchValue, room: number, overUdp: boolean): void {
     if (update.id % this.#options.rooms !== room) {
       this.#count("misrouted");
       return;
     }
     this.#received++;
-    this.#histogram.record(wallClock() - update.t);
+    if (overUdp) this.#receivedUdp++;
+    const now = performance.now();
+    this.#lastDelivery = now;
+    // wallClock(), without reading the clock twice.
+    this.#histogram.record(performance.timeOrigin + now - update.t);
     this.#onDelivery?.();
   }
 
@@ -313,6 +363,44 @@ class LoadRun {
   #count(reason: string): void {
     this.#errors.set(reason, (this.#errors.get(reason) ?? 0) + 1);
   }
+
+  /** Sums the datagrams every client dropped on arrival, by reason, before they close. */
+  #countUdpDrops(): void {
+    for (const entry of this.#clients) {
+      const dropped = entry?.client.udp?.dropped;
+      if (dropped === undefined) continue;
+      for (const [reason, count] of Object.entries(dropped)) {
+        if (count > 0) this.#udpDropped[reason] = (this.#udpDropped[reason] ?? 0) + count;
+      }
+    }
+  }
+}
+
+/**
+ * Waits until a connected client's UDP path opens or cannot: `open`, `failed` (the server never
+ * answered its hellos), `timeout` (not open within `timeout` ms), `not offered` (the server has
+ * no UDP channel), or `closed` (the client closed meanwhile).
+ */
+function udpOpened(
+  client: GameSocketClient<BenchEvents, BenchEvents>,
+  timeout: number,
+): Promise<"open" | UdpPathError["reason"]> {
+  const state = client.udp?.state;
+  if (state === undefined) return Promise.resolve("not offered");
+  if (state === "open" || state === "failed") return Promise.resolve(state);
+  return new Promise((resolve) => {
+    const done = (result: "open" | UdpPathError["reason"]) => {
+      clearTimeout(timer);
+      client.off("udp_state", onState).off("close", onClose);
+      resolve(result);
+    };
+    const onState = (state: UdpState) => {
+      if (state === "open" || state === "failed") done(state);
+    };
+    const onClose = () => done("closed");
+    const timer = setTimeout(() => done("timeout"), timeout);
+    client.on("udp_state", onState).on("close", onClose);
+  });
 }
 
 /** The key in `errors` of a client that could not connect or join. */
@@ -320,6 +408,7 @@ function failureReason(error: unknown): string {
   if (error instanceof ConnectError) return error.code;
   if (error instanceof JoinError) return `join: ${error.code}`;
   if (error instanceof SocketClosedError) return "join: closed";
+  if (error instanceof UdpPathError) return `udp: ${error.reason}`;
   return `error: ${error instanceof Error ? error.name : "unknown"}`;
 }
 

@@ -30,6 +30,13 @@ export interface LoadProgress {
 /** How each update travels: a message frame, or an `update` event whose payload is the message. */
 export type LoadKind = "message" | "event";
 
+/**
+ * The transport of the updates: `tcp` (reliable frames; the clients open no UDP path) or `udp`
+ * (each client waits for its UDP path to open, then sends its updates `unreliable`, and the
+ * server relays them the same way).
+ */
+export type LoadTransport = "tcp" | "udp";
+
 /** Options of `runLoad`. */
 export interface LoadOptions {
   /** The server's host. */
@@ -68,6 +75,21 @@ export interface LoadOptions {
    * @default {"message"}
    */
   kind?: LoadKind;
+  /**
+   * The transport of the updates.
+   *
+   * @default {"tcp"}
+   */
+  transport?: LoadTransport;
+  /**
+   * With `transport: "udp"`: seconds each client waits for its UDP path to open after its
+   * connect, before the measured window. A client whose path does not open in time, or fails,
+   * counts as failed (`udp: timeout`, `udp: failed`; `udp: not offered` when the server has
+   * no UDP channel).
+   *
+   * @default {5}
+   */
+  udpTimeout?: number;
   /** Called every `progressInterval` milliseconds while the run lasts. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -118,7 +140,15 @@ export interface OptionBound {
 /** The bounds of the numeric options; `deno task stress` checks its flags against them too. */
 export const LOAD_BOUNDS: Readonly<
   Record<
-    "port" | "clients" | "rooms" | "rate" | "duration" | "rampUp" | "drain" | "progressInterval",
+    | "port"
+    | "clients"
+    | "rooms"
+    | "rate"
+    | "duration"
+    | "rampUp"
+    | "drain"
+    | "udpTimeout"
+    | "progressInterval",
     OptionBound
   >
 > = {
@@ -129,6 +159,7 @@ export const LOAD_BOUNDS: Readonly<
   duration: { min: 0, exclusive: true, max: 3600, integer: false },
   rampUp: { min: 0, exclusive: true, max: 100_000, integer: false },
   drain: { min: 0, max: 600, integer: false },
+  udpTimeout: { min: 0, exclusive: true, max: 600, integer: false },
   progressInterval: { min: 10, max: 3_600_000, integer: true },
 };
 
@@ -138,12 +169,16 @@ export const LOAD_DEFAULTS: {
   readonly rampUp: number;
   readonly drain: number;
   readonly kind: LoadKind;
+  readonly transport: LoadTransport;
+  readonly udpTimeout: number;
   readonly progressInterval: number;
 } = {
   namespace: BENCH_NAMESPACE,
   rampUp: 500,
   drain: 3,
   kind: "message",
+  transport: "tcp",
+  udpTimeout: 5,
   progressInterval: 2000,
 };
 
@@ -171,8 +206,8 @@ export function boundProblem(value: number, bound: OptionBound): string | undefi
  * @param options The options.
  * @returns The options with every default.
  * @throws {RangeError} When a number is out of its {@linkcode LOAD_BOUNDS}.
- * @throws {TypeError} When the host is empty, the namespace does not start with "/", or the kind
- *   is neither "message" nor "event".
+ * @throws {TypeError} When the host is empty, the namespace does not start with "/", the kind
+ *   is neither "message" nor "event", or the transport neither "tcp" nor "udp".
  */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const resolved: ResolvedLoadOptions = {
@@ -186,6 +221,8 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     rampUp: options.rampUp ?? LOAD_DEFAULTS.rampUp,
     drain: options.drain ?? LOAD_DEFAULTS.drain,
     kind: options.kind ?? LOAD_DEFAULTS.kind,
+    transport: options.transport ?? LOAD_DEFAULTS.transport,
+    udpTimeout: options.udpTimeout ?? LOAD_DEFAULTS.udpTimeout,
     progressInterval: options.progressInterval ?? LOAD_DEFAULTS.progressInterval,
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -206,6 +243,13 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   if (resolved.kind !== "message" && resolved.kind !== "event") {
     throw new TypeError(
       `Cannot run a load test: kind is "message" or "event", got ${JSON.stringify(resolved.kind)}`,
+    );
+  }
+  if (resolved.transport !== "tcp" && resolved.transport !== "udp") {
+    throw new TypeError(
+      `Cannot run a load test: transport is "tcp" or "udp", got ${
+        JSON.stringify(resolved.transport)
+      }`,
     );
   }
   for (const [name, bound] of Object.entries(LOAD_BOUNDS)) {

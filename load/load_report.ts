@@ -6,6 +6,7 @@
  */
 
 import { DEFAULT_BUCKET_EDGES, type LatencyHistogram } from "./latency_histogram.ts";
+import type { LoadTransport } from "./load_options.ts";
 
 /** Latency percentiles, in milliseconds. */
 export interface LatencySummary {
@@ -21,23 +22,39 @@ export interface LatencySummary {
 
 /** What a load test found. */
 export interface LoadReport {
+  /** The transport of the updates: `tcp`, or `udp` (unreliable datagrams). */
+  readonly transport: LoadTransport;
   /** Clients the test was to connect. */
   readonly clients: number;
-  /** Clients that connected and joined their room. */
+  /** Clients that connected and joined their room (and, over UDP, whose UDP path opened). */
   readonly connected: number;
-  /** Clients that could not connect or join (each has one entry in `errors`). */
+  /** Clients that could not connect or join, or whose UDP path did not open (each has one entry in `errors`). */
   readonly failed: number;
   /** Updates sent. */
   readonly sent: number;
+  /**
+   * Updates that left as UDP datagrams; the rest of `sent` went over TCP (the fallback of an
+   * unreliable emit while a client's UDP path is not open). 0 over TCP.
+   */
+  readonly sent_udp: number;
   /** Deliveries expected: for each update sent, the members of its sender's room, sender included. */
   readonly expected: number;
   /** Deliveries received. */
   readonly received: number;
+  /** Deliveries that arrived as UDP datagrams. 0 over TCP. */
+  readonly received_udp: number;
+  /**
+   * Datagrams the clients dropped on arrival, summed over the clients, by reason (`late`,
+   * `replayed`, `forged`, `oversized`, `truncated`, `unbound`, `invalid`); only reasons that
+   * happened. Empty over TCP.
+   */
+  readonly udp_dropped: Readonly<Record<string, number>>;
   /** Deliveries expected and not received by the end of the drain. */
   readonly lost: number;
   /**
    * Errors by reason: a `ConnectError` code (`transport`, `timeout`, ...) for a failed connect,
-   * `join: <code>` for a refused join, `disconnect: <reason>` for a client that left during the
+   * `join: <code>` for a refused join, `udp: timeout`, `udp: failed` or `udp: not offered` for
+   * a client whose UDP path did not open, `disconnect: <reason>` for a client that left during the
    * run, `send: <status>` for a send that was not `sent`, `misrouted` for an update from another
    * room, `unexpected payload` for an `update` event without a BenchUpdate, `error: <name>` for
    * an error a client reported.
@@ -48,15 +65,17 @@ export interface LoadReport {
   /** Latency from send to receipt, in milliseconds. */
   readonly latency_ms: LatencySummary;
   /**
-   * The load generator's own CPU time (user and system) over the window, divided by the window:
-   * 1 is one core busy all the time. A server in the same process counts too.
+   * The load generator's own CPU time (user and system) from the first send to the end of the
+   * drain, divided by that time: 1 is one core busy all the time. A server in the same process
+   * counts too.
    */
   readonly gen_cpu_util: number;
   /** How far the send schedule fell behind at worst, in milliseconds (timer ticks included). */
   readonly send_lag_max_ms: number;
   /**
-   * Seconds from the first send to the end of the drain: when the last expected delivery
-   * arrived, or when the drain ran out.
+   * Seconds from the first send to the last delivery received (or to the end of sending, if
+   * nothing arrived after it). A drain that waits in vain for lost deliveries does not count, so
+   * `msgs_per_s` is the rate of what arrived.
    */
   readonly window_s: number;
   /** Whether the run was cut short (`signal` aborted, Ctrl-C). */
@@ -77,6 +96,8 @@ export interface HistogramBucketJson {
 
 /** A {@linkcode LoadReport} as JSON: the same figures, rounded, with the histogram's non-empty ranges. */
 export interface LoadReportJson {
+  /** See {@linkcode LoadReport.transport}. */
+  transport: LoadTransport;
   /** See {@linkcode LoadReport.clients}. */
   clients: number;
   /** See {@linkcode LoadReport.connected}. */
@@ -85,10 +106,16 @@ export interface LoadReportJson {
   failed: number;
   /** See {@linkcode LoadReport.sent}. */
   sent: number;
+  /** See {@linkcode LoadReport.sent_udp}. */
+  sent_udp: number;
   /** See {@linkcode LoadReport.expected}. */
   expected: number;
   /** See {@linkcode LoadReport.received}. */
   received: number;
+  /** See {@linkcode LoadReport.received_udp}. */
+  received_udp: number;
+  /** See {@linkcode LoadReport.udp_dropped}. */
+  udp_dropped: Record<string, number>;
   /** See {@linkcode LoadReport.lost}. */
   lost: number;
   /** See {@linkcode LoadReport.errors}. */
@@ -156,13 +183,17 @@ export function formatMs(ms: number): string {
  */
 export function formatSummary(report: LoadReport): string[] {
   const { latency_ms: latency } = report;
+  const udp = report.transport === "udp";
   const rows: [string, string][] = [
+    ["transport", udp ? "udp (unreliable datagrams)" : "tcp"],
     ["clients", String(report.clients)],
     ["connected", String(report.connected)],
     ["failed", String(report.failed)],
     ["sent", String(report.sent)],
+    ...(udp ? [["sent over UDP", String(report.sent_udp)] as [string, string]] : []),
     ["expected", String(report.expected)],
     ["received", String(report.received)],
+    ...(udp ? [["received over UDP", String(report.received_udp)] as [string, string]] : []),
     ["lost", String(report.lost)],
     ["msgs/s", String(Math.round(report.msgs_per_s))],
     ["latency p50", formatMs(latency.p50)],
@@ -241,7 +272,8 @@ export function formatHistogram(
 }
 
 /**
- * The errors by reason (most frequent first) and the deliveries lost.
+ * The errors by reason (most frequent first), the deliveries lost and, over UDP, the datagrams
+ * the clients dropped.
  *
  * @param report The report.
  * @returns The lines.
@@ -255,7 +287,17 @@ export function formatErrors(report: LoadReport): string[] {
   const share = report.expected === 0
     ? ""
     : ` (${(100 * report.lost / report.expected).toFixed(2)} %)`;
-  lines.push(`messages lost: ${report.lost} of ${report.expected} expected${share}`);
+  // Over UDP a lost datagram is lost for good: say so beside the count, rather than hide it.
+  const how = report.transport === "udp" ? ", sent as unreliable datagrams" : "";
+  lines.push(`messages lost: ${report.lost} of ${report.expected} expected${share}${how}`);
+  const dropped = Object.entries(report.udp_dropped);
+  if (dropped.length > 0) {
+    lines.push(
+      `datagrams dropped by the clients: ${
+        dropped.map(([reason, count]) => `${reason} ${count}`).join(", ")
+      }`,
+    );
+  }
   return lines;
 }
 
@@ -268,12 +310,16 @@ export function formatErrors(report: LoadReport): string[] {
 export function reportToJson(report: LoadReport): LoadReportJson {
   const { latency_ms: latency } = report;
   return {
+    transport: report.transport,
     clients: report.clients,
     connected: report.connected,
     failed: report.failed,
     sent: report.sent,
+    sent_udp: report.sent_udp,
     expected: report.expected,
     received: report.received,
+    received_udp: report.received_udp,
+    udp_dropped: { ...report.udp_dropped },
     lost: report.lost,
     errors: { ...report.errors },
     msgs_per_s: round(report.msgs_per_s, 1),

@@ -41,6 +41,7 @@ export * from "./builtin_schemas.ts";
 export * from "./channel_table.ts";
 export type { MessageCodec } from "./compiled_codec.ts";
 export * from "./constants.ts";
+export * from "./datagram.ts";
 export * from "./error_codes.ts";
 export * from "./errors.ts";
 export * from "./field_types.ts";

@@ -35,7 +35,27 @@ export interface SchemaDefinition<F extends FieldDefinitions = FieldDefinitions>
   readonly version: number;
   /** The fields, by name. */
   readonly fields: F;
+  /**
+   * How messages of this schema travel when `send` does not say: `reliable` (TCP), or over
+   * UDP where the connection has a UDP path, `unreliable` or `sequenced` (see
+   * {@linkcode Delivery}). It does not change the wire format or the fingerprint.
+   *
+   * @default {"reliable"}
+   */
+  readonly delivery?: Delivery;
 }
+
+/**
+ * How a message travels:
+ * - `reliable`: over TCP, complete and in order;
+ * - `unreliable`: over UDP, may be lost or reordered, never duplicated;
+ * - `sequenced`: over UDP, latest only: a datagram older than the last one delivered for the
+ *   same event (or message schema) on the same namespace is dropped.
+ */
+export type Delivery = "reliable" | "unreliable" | "sequenced";
+
+/** Every delivery class. */
+export const DELIVERIES: ReadonlySet<Delivery> = new Set(["reliable", "unreliable", "sequenced"]);
 
 /**
  * The value of a message of a schema with fields `F`: required fields as properties, optional
@@ -127,6 +147,12 @@ export class Schema<V extends object = Record<string, unknown>> {
     }
     checkByte(code, MAX_SCHEMA_CODE, `Cannot define schema ${name}: code`);
     checkByte(version, MAX_SCHEMA_VERSION, `Cannot define schema ${name}: version`);
+    const delivery = definition.delivery;
+    if (delivery !== undefined && !DELIVERIES.has(delivery)) {
+      throw new TypeError(
+        `Cannot define schema ${name}: delivery must be reliable, unreliable or sequenced`,
+      );
+    }
     if (typeof fields !== "object" || fields === null) {
       throw new TypeError(`Cannot define schema ${name}: fields must be an object`);
     }

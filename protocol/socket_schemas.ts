@@ -66,12 +66,15 @@ export const handshakeFields = {
   recovered: { id: 10, type: "bool", optional: true },
   udpPort: { id: 11, type: "uint16", optional: true },
   udpKey: { id: 12, type: "bytes", optional: true },
+  udpSession: { id: 13, type: "uint32", optional: true },
 } as const satisfies FieldDefinitions;
 
 /**
  * Server → client, on the new channel: the namespace is open. Intervals are in milliseconds;
  * `maxFrameSize` is the largest frame the server accepts. Session, recovery and UDP fields are
- * present when those features are on.
+ * present when those features are on: `udpPort` (0 for "the port number of the TCP port you
+ * reached"), `udpKey` (the session's datagram key) and `udpSession` (the session id datagrams
+ * carry), on the handshake of `/` only.
  */
 export const Handshake: Schema<SchemaValue<typeof handshakeFields>> = defineSchema({
   name: "Handshake",

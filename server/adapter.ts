@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SendStatus } from "../transport/transport.ts";
+import type { Delivery, DeliveryStatus, UdpFallback } from "../session/delivery.ts";
 
 /** A broadcast's frame, encoded once for every recipient. */
 export interface BroadcastPacket {
@@ -14,6 +14,10 @@ export interface BroadcastPacket {
   readonly event?: string;
   /** Whether the frame may be dropped for a recipient whose send queue is full. */
   readonly volatile: boolean;
+  /** `reliable` (TCP), or `unreliable` / `sequenced` (UDP to recipients with a bound path). */
+  readonly delivery: Delivery;
+  /** What an unreliable frame does for a recipient without a UDP path. */
+  readonly fallback: UdpFallback;
   /** The ack id the frame carries, when the broadcast collects acknowledgements. */
   readonly ackId?: number;
   /**
@@ -42,7 +46,7 @@ export interface AdapterHost {
    *
    * @returns What became of the frame.
    */
-  deliver(socketId: string, packet: BroadcastPacket): SendStatus;
+  deliver(socketId: string, packet: BroadcastPacket): DeliveryStatus;
   /** A room came into being (its first member joined). */
   roomCreated(room: string): void;
   /** A socket joined a room. */
@@ -110,8 +114,12 @@ export interface Adapter {
 
 /** What a broadcast did. */
 export interface BroadcastResult {
-  /** Sockets the frame was queued for. */
+  /** Sockets the frame was queued for over TCP. */
   sent: number;
+  /** Sockets the frame was queued for in a datagram (`unreliable` and `sequenced` broadcasts). */
+  sentUdp: number;
+  /** Sockets it was not sent to because they have no UDP path and the fallback is `none`. */
+  unavailable: number;
   /** Sockets whose full send queue dropped it (volatile broadcasts). */
   dropped: number;
   /** Sockets whose full send queue made them disconnect (other broadcasts). */

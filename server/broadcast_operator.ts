@@ -15,6 +15,7 @@ import {
   type EventReply,
   type EventsMap,
 } from "../session/event_map.ts";
+import type { Delivery, UdpFallback } from "../session/delivery.ts";
 import { encodePayload, type Payload } from "../session/payload.ts";
 import type { BroadcastResult } from "./adapter.ts";
 import type { Namespace } from "./namespace.ts";
@@ -36,6 +37,20 @@ export interface BroadcastOptions {
    * @default {undefined}
    */
   sender?: string;
+  /**
+   * `reliable` (TCP), or `unreliable` / `sequenced`: by UDP to every recipient whose UDP path is
+   * bound, and to the others per `fallback`. For `send`, the schema's own `delivery` when absent.
+   *
+   * @default {"reliable"}
+   */
+  delivery?: Delivery;
+  /**
+   * For `unreliable` and `sequenced`: recipients without a UDP path get it over TCP (`tcp`) or
+   * not at all (`none`, counted as `unavailable`).
+   *
+   * @default {the server's `udp.fallback` ("tcp")}
+   */
+  fallback?: UdpFallback;
 }
 
 /** Options of a broadcast `emitWithAck`. */
@@ -120,8 +135,9 @@ export class BroadcastOperator<Emit extends EventsMap = DefaultEvents> {
    * it travels as a room event, which tells receivers the room and the sender.
    *
    * @param event The event's name.
-   * @param args The payload, then options (`volatile`, `sender`).
-   * @returns How many recipients it was queued for, dropped by, or disconnected.
+   * @param args The payload, then options (`volatile`, `sender`, `delivery`, `fallback`).
+   * @returns How many recipients it was queued for (over TCP and UDP), dropped by, disconnected,
+   *   or could not reach by UDP.
    * @throws {TypeError} For a reserved or invalid name, or a payload that cannot be encoded.
    * @throws {RangeError} When the payload exceeds 65535 bytes or the frame `maxFrameSize`.
    */
@@ -149,7 +165,11 @@ export class BroadcastOperator<Emit extends EventsMap = DefaultEvents> {
             ...(sender === undefined ? {} : { sender }),
           }, { channel, maxFrameSize })
           : encodeFrame(Event, { event: id, ...encoded }, { channel, maxFrameSize }),
-      { event, volatile: options?.volatile ?? false, onEncode: () => core.stats.framesEncoded++ },
+      {
+        event,
+        ...this.#sendOptions(options),
+        onEncode: () => core.stats.framesEncoded++,
+      },
     );
     return nsp.adapter.broadcast(packet, { rooms: this.#rooms, except: this.#except });
   }
@@ -213,10 +233,12 @@ export class BroadcastOperator<Emit extends EventsMap = DefaultEvents> {
   /**
    * Sends an application message to every recipient as a message frame, encoded once.
    *
-   * @param schema The message's schema.
+   * @param schema The message's schema; its `delivery`, if it declares one, applies unless
+   *   `options` says otherwise.
    * @param value The message.
-   * @param options `volatile`.
-   * @returns How many recipients it was queued for, dropped by, or disconnected.
+   * @param options `volatile`, `delivery`, `fallback`.
+   * @returns How many recipients it was queued for (over TCP and UDP), dropped by, disconnected,
+   *   or could not reach by UDP.
    */
   send<V extends object>(
     schema: Schema<V>,
@@ -228,9 +250,23 @@ export class BroadcastOperator<Emit extends EventsMap = DefaultEvents> {
     const maxFrameSize = core.options.maxFrameSize;
     const packet = new SharedFrame(
       (channel) => encodeFrame(schema, value, { channel, maxFrameSize }),
-      { volatile: options?.volatile ?? false, onEncode: () => core.stats.framesEncoded++ },
+      {
+        ...this.#sendOptions(options, schema.definition.delivery),
+        onEncode: () => core.stats.framesEncoded++,
+      },
     );
     return nsp.adapter.broadcast(packet, { rooms: this.#rooms, except: this.#except });
+  }
+
+  #sendOptions(
+    options: BroadcastOptions | undefined,
+    declared?: Delivery,
+  ): { volatile: boolean; delivery: Delivery; fallback: UdpFallback } {
+    return {
+      volatile: options?.volatile ?? false,
+      delivery: options?.delivery ?? declared ?? "reliable",
+      fallback: options?.fallback ?? this.#nsp.core.options.udp?.fallback ?? "tcp",
+    };
   }
 
   /**

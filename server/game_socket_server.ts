@@ -20,9 +20,11 @@ import type { ServerCore, ServerStats } from "./server_core.ts";
 import {
   type GameSocketServerOptions,
   type ResolvedServerOptions,
+  type ResolvedUdpOptions,
   resolveServerOptions,
 } from "./server_options.ts";
 import type { ServerSocket } from "./server_socket.ts";
+import { ServerUdp } from "./server_udp.ts";
 
 /** The events of a {@linkcode GameSocketServer}. */
 export interface GameSocketServerEvents<Socket> {
@@ -35,13 +37,33 @@ export interface GameSocketServerEvents<Socket> {
    * namespace: how handshake timeouts, refused versions and failed TLS handshakes show.
    */
   connection_closed: (info: ConnectionClosedInfo) => void;
+  /**
+   * A client proved its UDP address with a hello: its first, or a new one after its address
+   * changed (NAT rebinding). From now on `unreliable` and `sequenced` emits reach it by UDP.
+   */
+  udp_bound: (socket: Socket, info: UdpBoundInfo) => void;
   /** A handler failed and nothing closer listens for its errors. */
   error: (error: unknown) => void;
   /** The server closed. */
   close: () => void;
 }
 
-const EVENTS = new Set(["connection", "namespace", "connection_closed", "error", "close"]);
+const EVENTS = new Set([
+  "connection",
+  "namespace",
+  "connection_closed",
+  "udp_bound",
+  "error",
+  "close",
+]);
+
+/** What the server's `udp_bound` event tells. */
+export interface UdpBoundInfo {
+  /** The client's UDP address. */
+  readonly address: TransportAddress;
+  /** Whether it replaced an address bound before (the client's address changed). */
+  readonly rebound: boolean;
+}
 
 /** What the server's `connection_closed` event tells. */
 export interface ConnectionClosedInfo {
@@ -99,6 +121,7 @@ export class GameSocketServer<
   #sweep: TimerEntry | undefined;
   #timers: TimerQueue;
   #flusher: FlushScheduler;
+  #udp: ServerUdp | undefined;
   #state: "new" | "listening" | "closing" | "closed" = "new";
   #stats: ServerStats = {
     connections: 0,
@@ -129,7 +152,16 @@ export class GameSocketServer<
     const ackIds = new AckIds();
     const resolved = this.options;
     const stats = this.#stats;
+    // deno-lint-ignore no-this-alias
+    const server = this;
     this.#core = {
+      get udp(): ServerUdp | undefined {
+        return server.#udp;
+      },
+      udpBound: (connection, address, rebound) => {
+        const socket = connection.root;
+        if (socket !== undefined) this.#listeners.emit("udp_bound", socket, { address, rebound });
+      },
       options: resolved,
       eventNames,
       ackIds,
@@ -141,8 +173,9 @@ export class GameSocketServer<
         maxFrameSize: () => resolved.maxFrameSize,
         nextAckId: () => ackIds.next(),
         eventId: (event) => eventNames.id(event),
-        send: (socket, frame, volatile, event) =>
-          (socket as ServerSocket).connection.send(frame, volatile, event),
+        fallback: resolved.udp?.fallback ?? "tcp",
+        send: (socket, frame, options, event) =>
+          (socket as ServerSocket).connection.send(frame, options, event),
         encoded: () => stats.framesEncoded++,
       },
       namespaceFor: (name) => this.#namespaceFor(name),
@@ -170,6 +203,11 @@ export class GameSocketServer<
   /** The address the server listens on, once listening. */
   get address(): Deno.NetAddr | undefined {
     return this.#listener?.addr as Deno.NetAddr | undefined;
+  }
+
+  /** The UDP port, once listening, when the server has a UDP channel (the `udp` option). */
+  get udpPort(): number | undefined {
+    return this.#udp?.port;
   }
 
   /** Counters: connections, refusals, frames encoded, bytes read and written. */
@@ -281,28 +319,59 @@ export class GameSocketServer<
   }
 
   /**
-   * Starts listening.
+   * Starts listening: on TCP (or TLS), and on UDP when the `udp` option asks for it.
    *
-   * @returns The address it is bound to (with the real port when `port` was 0).
+   * @returns The TCP address it is bound to (with the real port when `port` was 0).
    * @throws {TypeError} When the server is listening or closed already.
    * @throws {Deno.errors.AddrInUse} When the port is taken.
+   * @throws {Error} When the UDP port cannot be bound (the TCP listener is closed again).
    */
-  listen(): Promise<Deno.NetAddr> {
-    if (this.#state !== "new") {
-      return Promise.reject(new TypeError("The server is listening or closed already"));
+  async listen(): Promise<Deno.NetAddr> {
+    if (this.#state !== "new" || this.#listener !== undefined) {
+      throw new TypeError("The server is listening or closed already");
     }
-    const { hostname, port, tls } = this.options;
-    try {
-      this.#listener = tls === undefined
-        ? Deno.listen({ hostname, port, transport: "tcp" })
-        : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
-    } catch (error) {
-      return Promise.reject(error);
+    const { hostname, port, tls, udp } = this.options;
+    const listener = tls === undefined
+      ? Deno.listen({ hostname, port, transport: "tcp" })
+      : Deno.listenTls({ hostname, port, cert: tls.cert, key: tls.key });
+    this.#listener = listener;
+    const address = listener.addr as Deno.NetAddr;
+    if (udp !== undefined) {
+      try {
+        this.#udp = await this.#bindUdp(udp, address.port);
+      } catch (error) {
+        listener.close();
+        this.#listener = undefined;
+        this.#state = "closed";
+        throw error;
+      }
+      this.#stats.udp = this.#udp.stats;
     }
     this.#state = "listening";
-    this.#accepting = this.#accept(this.#listener);
+    this.#accepting = this.#accept(listener);
     this.#scheduleSweep();
-    return Promise.resolve(this.#listener.addr as Deno.NetAddr);
+    return address;
+  }
+
+  /**
+   * Binds UDP: on the TCP port's number by default (announced as "the same port"); when that is
+   * taken and the TCP port was chosen freely, on any free port (announced as itself).
+   */
+  async #bindUdp(udp: ResolvedUdpOptions, tcpPort: number): Promise<ServerUdp> {
+    const hostname = udp.hostname ?? this.options.hostname;
+    let endpoint: ServerUdp;
+    if (udp.port !== undefined) {
+      endpoint = await ServerUdp.bind(hostname, udp.port, udp, this.#flusher);
+    } else {
+      try {
+        endpoint = await ServerUdp.bind(hostname, tcpPort, udp, this.#flusher);
+      } catch (error) {
+        if (this.options.port !== 0) throw error;
+        endpoint = await ServerUdp.bind(hostname, 0, udp, this.#flusher);
+      }
+    }
+    endpoint.announcedPort = udp.publicPort ?? (endpoint.port === tcpPort ? 0 : endpoint.port);
+    return endpoint;
   }
 
   /**
@@ -328,6 +397,7 @@ export class GameSocketServer<
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
     this.#timers.clear();
     if (this.#flusher instanceof FlushTicker) this.#flusher.stop();
+    await this.#udp?.close();
     this.#state = "closed";
     this.#listeners.emit("close");
   }

@@ -95,7 +95,13 @@ export class InMemoryAdapter implements Adapter {
   }
 
   broadcast(packet: BroadcastPacket, target: BroadcastTarget): BroadcastResult {
-    const result: BroadcastResult = { sent: 0, dropped: 0, overflowed: 0 };
+    const result: BroadcastResult = {
+      sent: 0,
+      sentUdp: 0,
+      dropped: 0,
+      overflowed: 0,
+      unavailable: 0,
+    };
     // The common case, one room and no exceptions, needs no set of targets: its members are one.
     const ids = target.rooms.size === 1 && target.except.size === 0
       ? [...this.#rooms.get(target.rooms.values().next().value!) ?? EMPTY]
@@ -103,8 +109,10 @@ export class InMemoryAdapter implements Adapter {
     for (const id of ids) {
       const status = this.#host.deliver(id, packet);
       if (status === "queued") result.sent++;
+      else if (status === "datagram") result.sentUdp++;
       else if (status === "dropped") result.dropped++;
       else if (status === "overflow") result.overflowed++;
+      else if (status === "unavailable") result.unavailable++;
     }
     return result;
   }

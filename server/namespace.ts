@@ -22,7 +22,7 @@ import type {
   EventsMap,
 } from "../session/event_map.ts";
 import { Listeners } from "../session/listeners.ts";
-import type { SendStatus } from "../transport/transport.ts";
+import type { DeliveryStatus } from "../session/delivery.ts";
 import type {
   Adapter,
   AdapterHost,
@@ -123,7 +123,7 @@ export class Namespace<
   #sockets = new Map<string, ServerSocket<Listen, Emit, Data>>();
   #listeners: Listeners;
   #joinHook: JoinHook | undefined;
-  #collect: ((socket: AnyServerSocket, status: SendStatus) => void) | undefined;
+  #collect: ((socket: AnyServerSocket, status: DeliveryStatus) => void) | undefined;
 
   /**
    * Made by `server.of()`.
@@ -352,7 +352,7 @@ export class Namespace<
   broadcastWithAck(
     packet: BroadcastPacket,
     target: BroadcastTarget,
-    collect: (socket: AnyServerSocket, status: SendStatus) => void,
+    collect: (socket: AnyServerSocket, status: DeliveryStatus) => void,
   ): void {
     this.#collect = collect;
     try {
@@ -374,7 +374,7 @@ export class Namespace<
   }
 
   /** @ignore */
-  deliver(socketId: string, packet: BroadcastPacket): SendStatus {
+  deliver(socketId: string, packet: BroadcastPacket): DeliveryStatus {
     const socket = this.#sockets.get(socketId);
     const status = socket === undefined ? "closed" : connectionOf(socket).deliver(socket, packet);
     if (packet.ackId !== undefined && socket !== undefined) this.#collect?.(socket, status);

@@ -9,6 +9,7 @@ import {
   Ack,
   ChannelTable,
   Connect,
+  type DatagramType,
   Disconnect,
   encodeFrame,
   ErrorCode,
@@ -27,14 +28,23 @@ import {
   ROOT_CHANNEL,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
+import type { DeliveryStatus, SendOptions, UdpStats } from "../session/delivery.ts";
+import { DatagramRouter } from "../session/datagram_router.ts";
 import { type DisconnectReason, disconnectReasonOf } from "../session/disconnect_reason.ts";
 import { DeclaredEventIds, IncomingEventNames } from "../session/event_names.ts";
 import { heartbeatClock, RoundTrip } from "../session/heartbeat.ts";
 import type { JsonValue } from "../session/payload.ts";
-import type { SendStatus, Transport, TransportCloseCause } from "../transport/transport.ts";
+import type { DatagramDrop } from "../transport/datagram_path.ts";
+import type {
+  SendStatus,
+  Transport,
+  TransportAddress,
+  TransportCloseCause,
+} from "../transport/transport.ts";
 import type { BroadcastPacket } from "./adapter.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import { ServerSocket } from "./server_socket.ts";
+import type { UdpSession, UdpSessionOwner } from "./server_udp.ts";
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -42,7 +52,7 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 type State = "handshake" | "open" | "closed";
 
 /** A client connection, as the server sees it. */
-export class ServerConnection {
+export class ServerConnection implements UdpSessionOwner {
   readonly transport: Transport;
   readonly channels: ChannelTable = new ChannelTable();
   readonly roundTrip: RoundTrip = new RoundTrip();
@@ -62,6 +72,8 @@ export class ServerConnection {
   #lastActive = performance.now();
   #lastPing = performance.now();
   #closeReason: DisconnectReason | undefined;
+  #udp: UdpSession | undefined;
+  #router: DatagramRouter | undefined;
 
   /**
    * Wraps an accepted connection's transport and starts reading.
@@ -89,6 +101,11 @@ export class ServerConnection {
         : ErrorCode.ProtocolViolation,
       message: error.message,
     });
+  }
+
+  /** The socket of `/`, while the connection is open. */
+  get root(): AnyServerSocket | undefined {
+    return this.#root;
   }
 
   /** Whether the connection is closed or closing. */
@@ -119,6 +136,7 @@ export class ServerConnection {
   #freeChannel(channel: number): void {
     this.#draining?.delete(channel);
     this.#schemas?.delete(channel);
+    this.#router?.forgetChannel(channel);
     this.channels.close(channel);
   }
 
@@ -149,15 +167,30 @@ export class ServerConnection {
     }
   }
 
+  /** The UDP path's counters, when the server has a UDP channel. */
+  get udpStats(): UdpStats | undefined {
+    return this.#udp?.stats;
+  }
+
   /**
-   * Sends a frame, after the declaration of its event name when this connection has not had it.
+   * Sends a frame, after the declaration of its event name when this connection has not had it:
+   * over TCP, or in a datagram when its delivery class asks for UDP and the path can carry it.
    *
    * @param frame The frame.
-   * @param volatile Whether it may be dropped when the send queue is full.
+   * @param options Volatility, delivery class and fallback.
    * @param event The event name the frame's id stands for.
    * @returns What became of it.
+   * @throws {DatagramTooLargeError} When it does not fit a datagram and may not fall back.
    */
-  send(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
+  send(frame: Uint8Array, options: SendOptions, event?: string): DeliveryStatus {
+    if (options.delivery !== "reliable") {
+      const route = this.#datagrams.send(frame, options, event);
+      if (route !== "tcp") return route;
+    }
+    return this.#sendTcp(frame, options.volatile, event);
+  }
+
+  #sendTcp(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
     if (event !== undefined) {
       const names = this.#core.eventNames;
       const id = names.id(event);
@@ -180,8 +213,8 @@ export class ServerConnection {
    * @param packet The broadcast.
    * @returns What became of it.
    */
-  deliver(socket: AnyServerSocket, packet: BroadcastPacket): SendStatus {
-    const status = this.send(packet.frameFor(socket.channel), packet.volatile, packet.event);
+  deliver(socket: AnyServerSocket, packet: BroadcastPacket): DeliveryStatus {
+    const status = this.send(packet.frameFor(socket.channel), packet, packet.event);
     if (status === "queued") socket.countOut(packet.frameFor(socket.channel).length);
     return status;
   }
@@ -213,6 +246,7 @@ export class ServerConnection {
    * @returns A promise that resolves when the connection's resources are released.
    */
   close(reason: DisconnectReason, graceful = true): Promise<void> {
+    this.#endUdp();
     if (this.#state !== "closed") {
       this.#closeReason = reason;
       const wasOpen = this.#state === "open";
@@ -241,6 +275,7 @@ export class ServerConnection {
    * @param cause Why.
    */
   onClose(cause: TransportCloseCause): void {
+    this.#endUdp();
     const reason = this.#closeReason ?? disconnectReasonOf(cause, "server disconnect");
     if (this.#state !== "closed") {
       this.#state = "closed";
@@ -335,6 +370,74 @@ export class ServerConnection {
     else throw new ProtocolError("protocol_violation", "Raw frames are not allowed");
   }
 
+  /**
+   * Frames from an authentic, fresh datagram of the connection's bound UDP address. A datagram
+   * carries events without acks, room events, event name declarations, message frames and (when
+   * allowed) raw frames; anything else, or a frame that fails to decode, is dropped, and unlike
+   * on TCP the connection stays open.
+   *
+   * @param type Unreliable or sequenced.
+   * @param sequence The datagram's sequence number.
+   * @param body The frames.
+   * @returns Why (some of) the datagram was dropped, or `undefined`.
+   */
+  receiveDatagram(
+    type: DatagramType,
+    sequence: number,
+    body: Uint8Array,
+  ): DatagramDrop | undefined {
+    if (this.#state !== "open") return "invalid";
+    return this.#datagrams.receive(type, sequence, body);
+  }
+
+  /** The connection's UDP traffic, made on first use. */
+  get #datagrams(): DatagramRouter {
+    return this.#router ??= new DatagramRouter({
+      path: () => this.#udp?.path,
+      decode: {
+        schemas: this.#core.options.schemas,
+        channelSchemas: (channel: number) => this.#schemas?.get(channel),
+        maxFrameSize: this.#core.options.maxFrameSize,
+      },
+      incoming: this.#incoming,
+      outgoing: this.#core.eventNames,
+      declared: this.#declared,
+      sendTcp: (frame: Uint8Array) => this.transport.send(frame),
+      allowRaw: this.#core.options.allowRaw,
+      socketAt: (channel: number, frame: Frame) => {
+        if (this.#draining?.has(channel)) return null;
+        const socket = this.#socketAt(channel);
+        if (socket !== undefined) {
+          this.#lastActive = performance.now();
+          socket.countIn(frame.size);
+        }
+        return socket;
+      },
+    });
+  }
+
+  /**
+   * The client's UDP address was proven by a hello.
+   *
+   * @param address The address.
+   * @param rebound Whether it replaced another.
+   */
+  udpBound(address: TransportAddress, rebound: boolean): void {
+    if (this.#state === "open") this.#core.udpBound(this, address, rebound);
+  }
+
+  #udpHandshake(): UdpHandshake {
+    const session = this.#udp;
+    const udp = this.#core.udp;
+    if (session === undefined || udp === undefined) return {};
+    return { udpPort: udp.announcedPort, udpKey: session.key, udpSession: session.id };
+  }
+
+  #endUdp(): void {
+    if (this.#udp === undefined) return;
+    this.#core.udp?.end(this.#udp);
+  }
+
   #socketOn(channel: number): AnyServerSocket {
     const socket = this.#socketAt(channel);
     if (socket === undefined) {
@@ -372,6 +475,7 @@ export class ServerConnection {
     this.#state = "open";
     this.#rootFingerprint = fingerprint;
     this.#lastActive = this.#lastPing = performance.now();
+    this.#udp = core.udp?.open(this);
     core.connectionOpened(this);
     this.#connect(value);
   }
@@ -445,9 +549,17 @@ export class ServerConnection {
       heartbeatInterval: options.heartbeatInterval,
       heartbeatTimeout: options.heartbeatTimeout,
       maxFrameSize: options.maxFrameSize,
+      ...(channel === ROOT_CHANNEL ? this.#udpHandshake() : {}),
     }, { channel }));
     nsp.add(socket);
   }
+}
+
+/** The UDP fields of the handshake of `/`. */
+interface UdpHandshake {
+  udpPort?: number;
+  udpKey?: Uint8Array;
+  udpSession?: number;
 }
 
 interface ConnectValue {

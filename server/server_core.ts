@@ -10,10 +10,12 @@ import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { OutgoingEventNames } from "../session/event_names.ts";
 import type { SocketLink } from "../session/socket_base.ts";
 import type { TimerQueue } from "../session/timer_queue.ts";
+import type { TransportAddress } from "../transport/transport.ts";
 import type { Namespace } from "./namespace.ts";
 import type { ServerConnection } from "./server_connection.ts";
 import type { ResolvedServerOptions } from "./server_options.ts";
 import type { ServerSocket } from "./server_socket.ts";
+import type { ServerUdp, ServerUdpStats } from "./server_udp.ts";
 
 /** A socket of any event maps, as the server's parts handle them. */
 // deno-lint-ignore no-explicit-any
@@ -36,6 +38,8 @@ export interface ServerStats {
   bytesIn: number;
   /** Bytes written to every connection since `listen()` (TLS records included). */
   bytesOut: number;
+  /** The UDP socket's counters, when the server has a UDP channel. */
+  udp?: ServerUdpStats;
 }
 
 /** The server's internals, as its parts see them. */
@@ -52,6 +56,16 @@ export interface ServerCore {
   readonly stats: ServerStats;
   /** What every server socket needs from the server: one object for all of them. */
   readonly socketLink: SocketLink;
+  /** The UDP channel, once listening, when the server has one. */
+  readonly udp: ServerUdp | undefined;
+  /**
+   * A connection's UDP address was proven by a hello.
+   *
+   * @param connection The connection.
+   * @param address Its UDP address.
+   * @param rebound Whether the address replaced another (NAT rebinding).
+   */
+  udpBound(connection: ServerConnection, address: TransportAddress, rebound: boolean): void;
   /**
    * The namespace of a name, creating a dynamic one when a pattern allows it.
    *

@@ -11,7 +11,8 @@ import {
   SchemaRegistry,
 } from "../protocol/mod.ts";
 import { DEFAULT_ACK_TIMEOUT } from "../session/ack_tracker.ts";
-import { checkInteger } from "../session/check_option.ts";
+import { checkInteger, checkMaxDatagramSize, checkReplayWindow } from "../session/check_option.ts";
+import type { UdpFallback } from "../session/delivery.ts";
 import { randomSocketId } from "../session/socket_id.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
@@ -31,6 +32,71 @@ export interface TlsOptions {
   readonly key: string;
 }
 
+/** The server's UDP channel (the `udp` option). Every one has a default. */
+export interface UdpServerOptions {
+  /**
+   * The UDP port. By default the TCP port's number, announced to clients as "the port number
+   * of the TCP port you reached", so a relay in front of the server can carry UDP too; when
+   * that number is taken and the TCP port was chosen freely (`port: 0`), any free port,
+   * announced as itself.
+   *
+   * @default {the TCP port's number}
+   */
+  port?: number;
+  /**
+   * The port announced to clients, when they reach the UDP socket at another port than the one
+   * it is bound to (a port mapping in a NAT or load balancer, a relay).
+   *
+   * @default {the bound port (announced as "the same port" when it has the TCP port's number)}
+   */
+  publicPort?: number;
+  /**
+   * The address to bind.
+   *
+   * @default {the server's `hostname`}
+   */
+  hostname?: string;
+  /**
+   * The largest datagram sent or accepted, in bytes of UDP payload including the 25 bytes of
+   * header and tag. Larger datagrams are dropped (`oversized`); larger messages fall back to
+   * TCP or fail, per `fallback`.
+   *
+   * @default {1200}
+   */
+  maxDatagramSize?: number;
+  /**
+   * How many sequence numbers behind the newest a datagram may be and still be accepted once
+   * (a multiple of 32).
+   *
+   * @default {1024}
+   */
+  replayWindow?: number;
+  /**
+   * What `unreliable` and `sequenced` emits do when a client has no UDP path (not bound, or a
+   * client without UDP) or the message does not fit a datagram: `tcp` sends them over TCP,
+   * `none` does not send them. Each emit may say otherwise.
+   *
+   * @default {"tcp"}
+   */
+  fallback?: UdpFallback;
+}
+
+/** The UDP options with every default filled in; `port` undefined means the TCP port's number. */
+export interface ResolvedUdpOptions {
+  /** The UDP port, or `undefined` for the TCP port's number. */
+  readonly port: number | undefined;
+  /** The port announced, or `undefined` for the bound one. */
+  readonly publicPort: number | undefined;
+  /** The address to bind, or `undefined` for the server's. */
+  readonly hostname: string | undefined;
+  /** The largest datagram. */
+  readonly maxDatagramSize: number;
+  /** The replay window. */
+  readonly replayWindow: number;
+  /** The default fallback. */
+  readonly fallback: UdpFallback;
+}
+
 /** Options of `GameSocketServer`. Every one has a default. */
 export interface GameSocketServerOptions {
   /**
@@ -45,6 +111,13 @@ export interface GameSocketServerOptions {
    * @default {"0.0.0.0"}
    */
   hostname?: string;
+  /**
+   * A UDP channel beside TCP, for `unreliable` and `sequenced` emits: `true` for the defaults,
+   * or its options. Clients learn its port and their session key in the handshake.
+   *
+   * @default {false}
+   */
+  udp?: boolean | UdpServerOptions;
   /**
    * A certificate and key: the server then speaks TLS only (`Deno.listenTls`).
    *
@@ -182,8 +255,12 @@ export interface GameSocketServerOptions {
  * {@linkcode GameSocketServerOptions}, `schemas` always a registry, `tls` possibly `undefined`.
  */
 export type ResolvedServerOptions =
-  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas">>>
-  & { readonly tls: TlsOptions | undefined; readonly schemas: SchemaRegistry };
+  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp">>>
+  & {
+    readonly tls: TlsOptions | undefined;
+    readonly schemas: SchemaRegistry;
+    readonly udp: ResolvedUdpOptions | undefined;
+  };
 
 /**
  * Fills in defaults and checks ranges.
@@ -200,6 +277,7 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     port: checkInteger("port", options.port ?? DEFAULT_PORT, 0, 65535),
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
+    udp: resolveUdpOptions(options.udp),
     schemas,
     maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     heartbeatInterval: checkInteger("heartbeatInterval", options.heartbeatInterval ?? 5000, 1),
@@ -226,5 +304,26 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     ),
     generateId: options.generateId ?? randomSocketId,
     adapter: options.adapter ?? ((host) => new InMemoryAdapter(host)),
+  };
+}
+
+function resolveUdpOptions(
+  udp: boolean | UdpServerOptions | undefined,
+): ResolvedUdpOptions | undefined {
+  if (udp === undefined || udp === false) return undefined;
+  const options = udp === true ? {} : udp;
+  const fallback = options.fallback ?? "tcp";
+  if (fallback !== "tcp" && fallback !== "none") {
+    throw new RangeError(`udp.fallback must be "tcp" or "none", got ${String(fallback)}`);
+  }
+  return {
+    port: options.port === undefined ? undefined : checkInteger("udp.port", options.port, 0, 65535),
+    publicPort: options.publicPort === undefined
+      ? undefined
+      : checkInteger("udp.publicPort", options.publicPort, 1, 65535),
+    hostname: options.hostname,
+    maxDatagramSize: checkMaxDatagramSize(options.maxDatagramSize),
+    replayWindow: checkReplayWindow(options.replayWindow),
+    fallback,
   };
 }

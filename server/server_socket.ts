@@ -5,6 +5,7 @@
  */
 
 import { encodeFrame, ErrorCode, RoomJoined, RoomJoinError, RoomLeft } from "../protocol/mod.ts";
+import { RELIABLE, type SendOptions, type UdpStats } from "../session/delivery.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import { SocketClosedError } from "../session/errors.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
@@ -128,6 +129,15 @@ export class ServerSocket<
   /** The rooms the socket is in, its own included. */
   get rooms(): ReadonlySet<string> {
     return new Set(this.nsp.adapter.socketRooms(this.id));
+  }
+
+  /**
+   * The connection's UDP path (shared by its namespaces): whether the client's address is bound,
+   * datagrams sent, received and dropped by reason, and round trips over UDP. `undefined` when
+   * the server has no UDP channel.
+   */
+  get udp(): UdpStats | undefined {
+    return this.#connection.udpStats;
   }
 
   /** Traffic and latency. */
@@ -259,19 +269,19 @@ export class ServerSocket<
 
   /** @ignore */
   deliverControl(frame: Uint8Array): void {
-    if (this.#connected) this.transmit(frame, false);
+    if (this.#connected) this.transmit(frame, RELIABLE);
   }
 
   /**
    * Sends a frame and counts it in the socket's stats.
    *
    * @param frame The frame.
-   * @param volatile Whether it may be dropped when the queue is full.
+   * @param options Volatility, delivery class and fallback.
    * @param event The event name its id stands for.
    * @returns What became of it.
    */
-  protected override transmit(frame: Uint8Array, volatile: boolean, event?: string): EmitStatus {
-    const status = super.transmit(frame, volatile, event);
+  protected override transmit(frame: Uint8Array, options: SendOptions, event?: string): EmitStatus {
+    const status = super.transmit(frame, options, event);
     if (status === "sent") this.countOut(frame.length);
     return status;
   }

@@ -5,6 +5,7 @@
  */
 
 import { rechannelFrame } from "../protocol/mod.ts";
+import type { Delivery, UdpFallback } from "../session/delivery.ts";
 import type { BroadcastPacket } from "./adapter.ts";
 
 /**
@@ -14,6 +15,8 @@ import type { BroadcastPacket } from "./adapter.ts";
 export class SharedFrame implements BroadcastPacket {
   readonly event?: string;
   readonly volatile: boolean;
+  readonly delivery: Delivery;
+  readonly fallback: UdpFallback;
   readonly ackId?: number;
   #encode: (channel: number) => Uint8Array;
   #onEncode: () => void;
@@ -25,18 +28,27 @@ export class SharedFrame implements BroadcastPacket {
    * Prepares a broadcast frame.
    *
    * @param encode Encodes the frame on a channel; called at most once.
-   * @param options The event name the frame's id stands for, volatility, the ack id, and a
-   *   counter of encodes.
+   * @param options The event name the frame's id stands for, volatility, delivery class and
+   *   fallback, the ack id, and a counter of encodes.
    */
   constructor(
     encode: (channel: number) => Uint8Array,
-    options: { event?: string; volatile: boolean; ackId?: number; onEncode: () => void },
+    options: {
+      event?: string;
+      volatile: boolean;
+      delivery?: Delivery;
+      fallback?: UdpFallback;
+      ackId?: number;
+      onEncode: () => void;
+    },
   ) {
     this.#encode = encode;
     this.#onEncode = options.onEncode;
     if (options.event !== undefined) this.event = options.event;
     if (options.ackId !== undefined) this.ackId = options.ackId;
     this.volatile = options.volatile;
+    this.delivery = options.delivery ?? "reliable";
+    this.fallback = options.fallback ?? "tcp";
   }
 
   frameFor(channel: number): Uint8Array {

@@ -139,3 +139,27 @@ export class JoinError extends Error {
     this.room = room;
   }
 }
+
+/**
+ * A message sent `unreliable` or `sequenced` does not fit in one datagram, and the emit's
+ * `fallback` is `none` (with `tcp`, it travels over TCP instead).
+ */
+export class DatagramTooLargeError extends RangeError {
+  /** The frames' size in bytes. */
+  readonly size: number;
+  /** The most bytes of frames a datagram carries (`maxDatagramSize` less 25 bytes). */
+  readonly limit: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param size The frames' size.
+   * @param limit The most a datagram carries.
+   */
+  constructor(size: number, limit: number) {
+    super(`A datagram carries at most ${limit} bytes of frames; this message needs ${size}`);
+    this.name = "DatagramTooLargeError";
+    this.size = size;
+    this.limit = limit;
+  }
+}

@@ -50,6 +50,8 @@ export interface EventInfo {
   readonly sender?: string;
   /** Whether the sender waits for an acknowledgement (the handler's return value). */
   readonly wantsAck: boolean;
+  /** For an event that came over UDP: `unreliable` or `sequenced`; absent over TCP. */
+  readonly delivery?: "unreliable" | "sequenced";
 }
 
 /**

@@ -64,6 +64,16 @@ export class DeclaredEventIds {
   }
 
   /**
+   * Whether an id has been declared.
+   *
+   * @param id The id.
+   * @returns Whether it was.
+   */
+  has(id: number): boolean {
+    return this.#declared?.has(id) ?? false;
+  }
+
+  /**
    * Forgets a declaration that was not sent after all (its frame was dropped or refused), so the
    * next use of the id declares it again.
    *

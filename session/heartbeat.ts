@@ -12,6 +12,21 @@ export function heartbeatClock(): number {
   return Math.floor(performance.now()) >>> 0;
 }
 
+/** The clock of UDP hellos: microseconds modulo 2^32 (sub-millisecond round trips show). */
+export function helloClock(): number {
+  return Math.floor(performance.now() * 1000) >>> 0;
+}
+
+/**
+ * The round trip a hello's echo measures.
+ *
+ * @param echo The `helloClock()` value the peer echoed.
+ * @returns Milliseconds.
+ */
+export function helloRoundTrip(echo: number): number {
+  return ((helloClock() - echo) >>> 0) / 1000;
+}
+
 /** The last and smoothed round-trip times of a connection, in milliseconds. */
 export class RoundTrip {
   /** The last measured round trip, or `undefined` before the first. */
@@ -26,7 +41,16 @@ export class RoundTrip {
    * @returns The round trip it measured.
    */
   record(timestamp: number): number {
-    const rtt = (heartbeatClock() - timestamp) >>> 0;
+    return this.sample((heartbeatClock() - timestamp) >>> 0);
+  }
+
+  /**
+   * Records a round trip measured some other way (the UDP path's hellos).
+   *
+   * @param rtt The round trip, in milliseconds.
+   * @returns The same round trip.
+   */
+  sample(rtt: number): number {
     this.last = rtt;
     this.smoothed = this.smoothed === undefined
       ? rtt

@@ -6,12 +6,20 @@
  */
 
 export { DEFAULT_ACK_TIMEOUT } from "./ack_tracker.ts";
+export {
+  type Delivery,
+  type DeliveryStatus,
+  type SendOptions,
+  type UdpFallback,
+  type UdpStats,
+} from "./delivery.ts";
 export { DISCONNECT_REASONS, type DisconnectReason } from "./disconnect_reason.ts";
 export {
   AckError,
   AckTimeoutError,
   ConnectError,
   type ConnectErrorCode,
+  DatagramTooLargeError,
   JoinError,
   type JoinErrorCode,
   SocketClosedError,
@@ -34,14 +42,16 @@ export {
   type AckOptions,
   type EmitOptions,
   type EmitStatus,
+  type MessageInfo,
   SocketBase,
   type SocketLink,
   type SocketPlace,
 } from "./socket_base.ts";
 export { type TimerEntry, TimerQueue } from "./timer_queue.ts";
+export type { DatagramDrop, DatagramDrops } from "../transport/datagram_path.ts";
 export {
   DEFAULT_REPLAY_WINDOW,
   MAX_SEQUENCE,
   type ReplayVerdict,
   ReplayWindow,
-} from "./replay_window.ts";
+} from "../transport/replay_window.ts";

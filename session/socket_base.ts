@@ -15,8 +15,14 @@ import {
   type Schema,
   type SchemaRegistry,
 } from "../protocol/mod.ts";
-import type { SendStatus } from "../transport/transport.ts";
 import { type AckOutcome, AckTracker } from "./ack_tracker.ts";
+import {
+  type Delivery,
+  type DeliveryStatus,
+  RELIABLE,
+  type SendOptions,
+  type UdpFallback,
+} from "./delivery.ts";
 import { SocketClosedError } from "./errors.ts";
 import {
   checkEventName,
@@ -33,12 +39,14 @@ import type { TimerQueue } from "./timer_queue.ts";
 
 /**
  * What became of an emit:
- * - `sent`: queued for the peer;
+ * - `sent`: queued for the peer over TCP;
+ * - `sent_udp`: queued for the peer in a datagram (`unreliable` and `sequenced` emits);
  * - `dropped`: volatile, and the connection's send queue was full, so it was discarded;
  * - `overflow`: the send queue was full, so the connection closed (`send queue overflow`);
+ * - `unavailable`: UDP could not carry it and its `fallback` is `none`, so nothing was sent;
  * - `closed`: the socket was disconnected already, so nothing happened.
  */
-export type EmitStatus = "sent" | "dropped" | "overflow" | "closed";
+export type EmitStatus = "sent" | "sent_udp" | "dropped" | "overflow" | "unavailable" | "closed";
 
 /** Options of `emit`, `send` and `sendRaw`. */
 export interface EmitOptions {
@@ -49,6 +57,20 @@ export interface EmitOptions {
    * @default {false}
    */
   volatile?: boolean;
+  /**
+   * `reliable` (TCP), `unreliable` (UDP, may be lost or reordered) or `sequenced` (UDP, latest
+   * only). For `send`, the schema's own `delivery` when absent.
+   *
+   * @default {"reliable"}
+   */
+  delivery?: Delivery;
+  /**
+   * What an `unreliable` or `sequenced` emit does when UDP cannot carry it: `tcp` sends it over
+   * TCP, `none` leaves it unsent (`unavailable`, or `DatagramTooLargeError` when too large).
+   *
+   * @default {the `udp.fallback` option of the server or client ("tcp")}
+   */
+  fallback?: UdpFallback;
 }
 
 /** Options of `emitWithAck`. */
@@ -70,6 +92,8 @@ export interface SocketLink {
   readonly timers: TimerQueue;
   /** The default ack timeout, in milliseconds. */
   readonly ackTimeout: number;
+  /** What unreliable emits do when UDP cannot carry them, unless they say. */
+  readonly fallback: UdpFallback;
   /** The largest frame the peer accepts. */
   maxFrameSize(): number;
   /** A fresh ack id. */
@@ -81,17 +105,18 @@ export interface SocketLink {
    *
    * @param socket The socket whose frame it is.
    * @param frame The frame.
-   * @param volatile Whether it may be dropped when the send queue is full.
+   * @param options Volatility, delivery class and fallback.
    * @param event The event name the frame's id stands for.
    * @returns What became of it.
+   * @throws {DatagramTooLargeError} When it does not fit a datagram and may not fall back.
    */
   send(
     // deno-lint-ignore no-explicit-any
     socket: SocketBase<any, any, any>,
     frame: Uint8Array,
-    volatile: boolean,
+    options: SendOptions,
     event?: string,
-  ): SendStatus;
+  ): DeliveryStatus;
   /** Counts a frame a socket encoded. */
   encoded(): void;
 }
@@ -251,10 +276,13 @@ export abstract class SocketBase<
    * side): the cheapest form, for game state.
    *
    * @param schema The message's schema.
-   * @param listener Gets the message's value.
+   * @param listener Gets the message's value, and how it travelled.
    * @returns This socket.
    */
-  onMessage<V extends object>(schema: Schema<V>, listener: (value: V) => void): this {
+  onMessage<V extends object>(
+    schema: Schema<V>,
+    listener: (value: V, info: MessageInfo) => void,
+  ): this {
     this.#listeners.on(messageKey(schema), listener);
     return this;
   }
@@ -266,7 +294,10 @@ export abstract class SocketBase<
    * @param listener The listener; every one of the schema when absent.
    * @returns This socket.
    */
-  offMessage<V extends object>(schema: Schema<V>, listener?: (value: V) => void): this {
+  offMessage<V extends object>(
+    schema: Schema<V>,
+    listener?: (value: V, info: MessageInfo) => void,
+  ): this {
     this.#listenersOrNone?.off(messageKey(schema), listener as AnyListener | undefined);
     return this;
   }
@@ -275,17 +306,20 @@ export abstract class SocketBase<
    * Sends an event to the peer.
    *
    * @param event The event's name.
-   * @param args The payload, then options (`volatile`).
-   * @returns What became of it; `closed` (a no-op) when the socket is disconnected.
+   * @param args The payload, then options (`volatile`, `delivery`, `fallback`).
+   * @returns What became of it (and which transport carried it); `closed` (a no-op) when the
+   *   socket is disconnected.
    * @throws {TypeError} For a reserved or invalid name, or a payload that cannot be encoded.
    * @throws {RangeError} When the payload exceeds 65535 bytes or the frame the peer's limit.
+   * @throws {DatagramTooLargeError} When an unreliable event does not fit in a datagram and its
+   *   `fallback` is `none`.
    */
   emit<E extends EventNames<Emit>>(event: E, ...args: EmitArgs<Emit[E], EmitOptions>): EmitStatus {
     checkEventName(event);
     const [data, options] = args;
     if (!this.connected) return "closed";
     const frame = this.#encodeEvent(event, data as Payload, undefined);
-    return this.transmit(frame, options?.volatile ?? false, event);
+    return this.transmit(frame, this.sendOptions(options), event);
   }
 
   /**
@@ -314,7 +348,7 @@ export abstract class SocketBase<
           if (outcome.ok) resolve(outcome.value as EventReply<Emit[E]>);
           else reject(outcome.error);
         });
-        if (this.transmit(frame, false, event) !== "sent") {
+        if (this.transmit(frame, RELIABLE, event) !== "sent") {
           this.#acks.settle(ackId, { ok: false, error: this.#closedError() });
         }
       });
@@ -327,12 +361,15 @@ export abstract class SocketBase<
    * Sends an application message as a message frame: no event name, no payload type, the
    * cheapest form. The peer hears it with `onMessage(schema, ...)`.
    *
-   * @param schema The message's schema (registered on both sides).
+   * @param schema The message's schema (registered on both sides); its `delivery`, if it
+   *   declares one, applies unless `options` says otherwise.
    * @param value The message.
-   * @param options `volatile`.
-   * @returns What became of it.
+   * @param options `volatile`, `delivery`, `fallback`.
+   * @returns What became of it (and which transport carried it).
    * @throws {TypeError} When a field is missing or has the wrong type.
    * @throws {RangeError} When a value is out of range, or the frame exceeds the peer's limit.
+   * @throws {DatagramTooLargeError} When an unreliable message does not fit in a datagram and
+   *   its `fallback` is `none`.
    */
   send<V extends object>(schema: Schema<V>, value: V, options?: EmitOptions): EmitStatus {
     if (!this.connected) return "closed";
@@ -342,14 +379,14 @@ export abstract class SocketBase<
       maxFrameSize: link.maxFrameSize(),
     });
     link.encoded();
-    return this.transmit(frame, options?.volatile ?? false);
+    return this.transmit(frame, this.sendOptions(options, schema.definition.delivery));
   }
 
   /**
    * Sends raw bytes on the socket's channel (a raw frame), for a peer that allows them.
    *
    * @param data The bytes.
-   * @param options `volatile`.
+   * @param options `volatile`, `delivery`, `fallback`.
    * @returns What became of them.
    */
   sendRaw(data: Uint8Array, options?: EmitOptions): EmitStatus {
@@ -358,7 +395,7 @@ export abstract class SocketBase<
       channel: this.channel,
       maxFrameSize: this.#link.maxFrameSize(),
     });
-    return this.transmit(frame, options?.volatile ?? false);
+    return this.transmit(frame, this.sendOptions(options));
   }
 
   /** Acknowledgements awaited from the peer, and those ignored (late, duplicate, unknown). */
@@ -392,12 +429,14 @@ export abstract class SocketBase<
     ackId: number | undefined,
     room?: string,
     sender?: string,
+    delivery?: Delivery,
   ): void {
     const data = decodePayload(payloadType, payload, this.schemas);
     const info: EventInfo = {
       wantsAck: ackId !== undefined,
       ...(room === undefined ? {} : { room }),
       ...(sender === undefined ? {} : { sender }),
+      ...(delivery === undefined || delivery === "reliable" ? {} : { delivery }),
     };
     const listeners = this.#listenersOrNone;
     listeners?.emit("*", event, data, info);
@@ -434,8 +473,12 @@ export abstract class SocketBase<
    *
    * @ignore
    */
-  receiveMessage(schema: Schema<object>, value: object): void {
-    this.#listenersOrNone?.emit(messageKey(schema), value);
+  receiveMessage(schema: Schema<object>, value: object, delivery: Delivery = "reliable"): void {
+    this.#listenersOrNone?.emit(
+      messageKey(schema),
+      value,
+      delivery === "reliable" ? RELIABLE_MESSAGE : { delivery },
+    );
   }
 
   /**
@@ -461,13 +504,13 @@ export abstract class SocketBase<
    * Sends a frame the socket made; subclasses count it.
    *
    * @param frame The frame.
-   * @param volatile Whether it may be dropped when the queue is full.
+   * @param options Volatility, delivery class and fallback.
    * @param event The event name its id stands for.
    * @returns What became of it.
    */
-  protected transmit(frame: Uint8Array, volatile: boolean, event?: string): EmitStatus {
-    const status = this.#link.send(this, frame, volatile, event);
-    return status === "queued" ? "sent" : status;
+  protected transmit(frame: Uint8Array, options: SendOptions, event?: string): EmitStatus {
+    const status = this.#link.send(this, frame, options, event);
+    return status === "queued" ? "sent" : status === "datagram" ? "sent_udp" : status;
   }
 
   /**
@@ -493,6 +536,20 @@ export abstract class SocketBase<
     if (this.#lifecycleNames.has(event)) return event;
     checkEventName(event);
     return `e:${event}`;
+  }
+
+  /**
+   * How an emit with `options` travels.
+   *
+   * @param options The emit's options.
+   * @param declared The delivery its schema declares, if any.
+   * @returns Volatility, delivery class and fallback.
+   */
+  protected sendOptions(options: EmitOptions | undefined, declared?: Delivery): SendOptions {
+    const delivery = options?.delivery ?? declared ?? "reliable";
+    const volatile = options?.volatile ?? false;
+    if (delivery === "reliable" && !volatile) return RELIABLE;
+    return { volatile, delivery, fallback: options?.fallback ?? this.#link.fallback };
   }
 
   #closedError(): SocketClosedError {
@@ -522,7 +579,7 @@ export abstract class SocketBase<
       this.reportError(error);
       return this.#replyError(ackId, "The reply could not be encoded");
     }
-    this.transmit(frame, false);
+    this.transmit(frame, RELIABLE);
   }
 
   #replyError(ackId: number, message: string): void {
@@ -531,8 +588,16 @@ export abstract class SocketBase<
     const frame = encodeFrame(Ack, { ackId, payloadType: PayloadType.None, error: text }, {
       channel: this.channel,
     });
-    this.transmit(frame, false);
+    this.transmit(frame, RELIABLE);
   }
+}
+
+const RELIABLE_MESSAGE: MessageInfo = { delivery: "reliable" };
+
+/** What a message listener learns besides the message. */
+export interface MessageInfo {
+  /** How the message travelled: `reliable` (TCP), `unreliable` or `sequenced` (UDP). */
+  readonly delivery: Delivery;
 }
 
 function messageKey(schema: Schema<object>): string {

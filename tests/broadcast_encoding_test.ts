@@ -103,7 +103,7 @@ Deno.test("A broadcast to a room of 20 encodes its frame once and reaches every 
   const result = home.to("room").emit("state", payload);
 
   assert.equal(test.server.stats.framesEncoded - before, 1);
-  assert.deepEqual(result, { sent: 20, dropped: 0, overflowed: 0 });
+  assert.deepEqual(result, { sent: 20, sentUdp: 0, dropped: 0, overflowed: 0, unavailable: 0 });
   await Promise.all(members.state.map((received) => received.until(1)));
   for (const received of members.state) {
     assert.deepEqual(received.values, [payload]);
@@ -161,7 +161,13 @@ Deno.test("A broadcast reaches a namespace open on different channels of differe
 
   const payload = { tick: 7, name: "channel test", data: [1, 2, 3] };
   const before = test.server.stats.framesEncoded;
-  assert.deepEqual(home.to("room").emit("state", payload), { sent: 3, dropped: 0, overflowed: 0 });
+  assert.deepEqual(home.to("room").emit("state", payload), {
+    sent: 3,
+    sentUdp: 0,
+    dropped: 0,
+    overflowed: 0,
+    unavailable: 0,
+  });
   // The same frame, re-channelled by copy rather than encoded again, for the other channel id.
   assert.equal(test.server.stats.framesEncoded - before, 1);
 

@@ -9,110 +9,11 @@ import { createDemoServer } from "../cli/demo_server.ts";
 import { GameSocketClient } from "../client.ts";
 import { encodeFrame, Ping, Pong } from "../protocol/mod.ts";
 import { toHex } from "../examples/seed_flow/transcript.ts";
+import { DumpProcess, dumpTaskArgs, run } from "./fixtures/dump_process.ts";
 import { RawPeer } from "./harness.ts";
 import { eventOf, within } from "./within.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const DECODE = new URL("../cli/decode.ts", import.meta.url).pathname;
-
-/** The arguments of `deno task dump` after `deno`, read from deno.json so the test runs the task. */
-async function dumpTaskArgs(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const [deno, ...args] = String(config.tasks.dump).split(" ");
-  assert.equal(deno, "deno");
-  return args;
-}
-
-interface Finished {
-  code: number;
-  lines: string[];
-  stderr: string;
-}
-
-/** A running `deno task dump`: its output lines as they come, and a SIGINT to stop it. */
-class DumpProcess implements AsyncDisposable {
-  readonly lines: string[] = [];
-  #child: Deno.ChildProcess;
-  #reader: ReadableStreamDefaultReader<string>;
-  #pending = "";
-  #ended = false;
-  #stderr: Promise<string>;
-  #finished: Promise<Finished> | undefined;
-
-  private constructor(child: Deno.ChildProcess) {
-    this.#child = child;
-    this.#reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    this.#stderr = new Response(child.stderr).text();
-  }
-
-  /**
-   * Starts the relay on a free port (or, with `relay` false, client mode); resolves once it has
-   * said where it listens (or what it watches).
-   */
-  static async start(args: string[], relay = true): Promise<{ dump: DumpProcess; port: number }> {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...await dumpTaskArgs(), ...(relay ? ["--listen", "127.0.0.1:0"] : []), ...args],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    const dump = new DumpProcess(child);
-    const first = await dump.waitForLine(() => true, "the first line").catch(async (error) => {
-      await dump.stop();
-      throw error;
-    });
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(first)?.[1]);
-    assert.ok(port > 0, `no port in ${first}`);
-    return { dump, port };
-  }
-
-  /** The first line (already printed or still to come) that passes `test`. */
-  waitForLine(test: (line: string) => boolean, what: string): Promise<string> {
-    return within(this.#readUntil(test), what, 5000);
-  }
-
-  async #readUntil(test: (line: string) => boolean): Promise<string> {
-    for (let checked = 0;;) {
-      for (; checked < this.lines.length; checked++) {
-        if (test(this.lines[checked]!)) return this.lines[checked]!;
-      }
-      if (this.#ended) throw new Error(`The output ended:\n${this.lines.join("\n")}`);
-      await this.#readMore();
-    }
-  }
-
-  async #readMore(): Promise<void> {
-    const { value, done } = await this.#reader.read();
-    if (done) {
-      this.#ended = true;
-      if (this.#pending !== "") this.lines.push(this.#pending);
-      return;
-    }
-    const parts = (this.#pending + value).split("\n");
-    this.#pending = parts.pop()!;
-    this.lines.push(...parts);
-  }
-
-  /** Sends SIGINT and resolves with the exit status, every output line and standard error. */
-  stop(): Promise<Finished> {
-    this.#finished ??= (async () => {
-      try {
-        this.#child.kill("SIGINT");
-      } catch {
-        // Exited already.
-      }
-      for (let reads = 0; !this.#ended && reads < 100_000; reads++) await this.#readMore();
-      const { code } = await this.#child.status;
-      return { code, lines: this.lines, stderr: await this.#stderr };
-    })();
-    return within(this.#finished, "the relay's exit", 5000);
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.stop();
-  }
-}
 
 async function startDemo() {
   const server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
@@ -129,22 +30,6 @@ async function seedFlow(port: number): Promise<void> {
   await within(home.join("lobby"), "the lobby join");
   home.to("lobby").emit("hello", "hello all");
   await hello;
-}
-
-async function run(args: string[]): Promise<Finished> {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(stdout);
-  return {
-    code,
-    lines: text.split("\n").filter((line) => line !== ""),
-    stderr: new TextDecoder().decode(stderr),
-  };
 }
 
 const PACKET_LINE = /^conn (\d+) (C>S|S>C) \d+\.\d{3}s (#\d+ .*)$/;

@@ -21,48 +21,11 @@ import {
   PacketRelay,
   parseRelayCapture,
   RELAY_CAPTURE_HEADER,
-  type RelayEvent,
   relayEventToJson,
 } from "../inspect/mod.ts";
+import { EventLog } from "./fixtures/relay_event_log.ts";
 import { RawPeer } from "./harness.ts";
 import { eventOf, within } from "./within.ts";
-
-type EventOfType<T extends RelayEvent["type"]> = Extract<RelayEvent, { type: T }>;
-
-/** Collects a relay's events and awaits the ones a test needs, within the event deadline. */
-class EventLog {
-  readonly events: RelayEvent[] = [];
-  #waiting: { test: (event: RelayEvent) => boolean; resolve: (event: RelayEvent) => void }[] = [];
-
-  readonly push = (event: RelayEvent): void => {
-    this.events.push(event);
-    this.#waiting = this.#waiting.filter((waiter) => {
-      if (!waiter.test(event)) return true;
-      waiter.resolve(event);
-      return false;
-    });
-  };
-
-  /** The first event of `type` that passes `test`, already logged or still to come. */
-  waitFor<T extends RelayEvent["type"]>(
-    type: T,
-    test: (event: EventOfType<T>) => boolean = () => true,
-  ): Promise<EventOfType<T>> {
-    const matches = (event: RelayEvent): event is EventOfType<T> =>
-      event.type === type && test(event as EventOfType<T>);
-    const found = this.events.find(matches);
-    if (found !== undefined) return Promise.resolve(found);
-    const next = new Promise<RelayEvent>((resolve) =>
-      this.#waiting.push({ test: matches, resolve })
-    );
-    return within(next as Promise<EventOfType<T>>, `a relay "${type}" event`);
-  }
-
-  /** The logged events of `type`. */
-  all<T extends RelayEvent["type"]>(type: T): EventOfType<T>[] {
-    return this.events.filter((event): event is EventOfType<T> => event.type === type);
-  }
-}
 
 async function startDemo() {
   const server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });

@@ -172,7 +172,13 @@ Deno.test("A broadcast message frame reaches every targeted socket", async () =>
   a.onMessage(Move, (value) => void heardA.push(value));
   b.onMessage(Move, (value) => void heardB.push(value));
 
-  assert.deepEqual(nsp.send(Move, { dx: 5, dy: 5 }), { sent: 2, dropped: 0, overflowed: 0 });
+  assert.deepEqual(nsp.send(Move, { dx: 5, dy: 5 }), {
+    sent: 2,
+    sentUdp: 0,
+    dropped: 0,
+    overflowed: 0,
+    unavailable: 0,
+  });
   assert.equal(nsp.to("red").send(Move, { dx: 6, dy: 6 }).sent, 1);
   for (const socket of [a, b]) await settle(serverSide(nsp, socket), socket);
   assert.deepEqual(heardA, [{ dx: 5, dy: 5 }, { dx: 6, dy: 6 }]);

@@ -1,23 +1,63 @@
 /**
  * The load generator against an in-process demo server: every update delivered to its whole
- * room and accounted for, in both kinds; connection failures, disconnects and losses counted;
- * an interrupted run; the send schedule; the report's forms.
+ * room and accounted for, in both kinds and over both transports; connection failures, UDP
+ * paths that do not open, disconnects and losses counted; an interrupted run; the bench relay's
+ * delivery classes; the send schedule; the report's forms.
  */
 
 import assert from "node:assert/strict";
-import { createDemoServer } from "../cli/demo_server.ts";
-import { BENCH_NAMESPACE, BENCH_SCHEMAS } from "../load/bench_update.ts";
+import dgram from "node:dgram";
+import { createDemoServer, type DemoServerOptions } from "../cli/demo_server.ts";
+import {
+  type ClientSocket,
+  type Delivery,
+  GameSocketClient,
+  message,
+  SchemaMessage,
+  type UdpState,
+} from "../client.ts";
+import { BENCH_NAMESPACE, BENCH_SCHEMAS, BenchUpdate } from "../load/bench_update.ts";
 import { LatencyHistogram } from "../load/latency_histogram.ts";
 import { type LoadReport, runLoad } from "../load/load_generator.ts";
 import { errorRate, formatErrors, formatSummary, reportToJson } from "../load/load_report.ts";
 import { runSchedule, scheduledCount } from "../load/send_schedule.ts";
 import { GameSocketServer } from "../server.ts";
+import { within } from "./within.ts";
 
 /** The demo server of `deno task serve`, on 127.0.0.1 port 0, closed with `await using`. */
-async function demoServer(): Promise<{ server: GameSocketServer; port: number } & AsyncDisposable> {
-  const server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+async function demoServer(
+  options: DemoServerOptions = {},
+): Promise<{ server: GameSocketServer; port: number } & AsyncDisposable> {
+  const server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {}, ...options });
   const { port } = await server.listen();
   return { server, port, [Symbol.asyncDispose]: () => server.close() };
+}
+
+/** A UDP port on 127.0.0.1 with nothing bound: one that was free a moment ago. */
+async function closedUdpPort(): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Resolves when a client's UDP path is open; rejects when it fails or takes too long. */
+// deno-lint-ignore no-explicit-any
+function udpOpen(client: GameSocketClient<any, any>): Promise<void> {
+  if (client.udp?.state === "open") return Promise.resolve();
+  return within(
+    new Promise<void>((resolve, reject) => {
+      const settle = (state: UdpState) => {
+        if (state === "binding") return;
+        client.off("udp_state", settle);
+        if (state === "open") resolve();
+        else reject(new Error(`The UDP path went ${state}`));
+      };
+      client.on("udp_state", settle);
+    }),
+    "the UDP path to open",
+  );
 }
 
 /** A port on 127.0.0.1 with nothing listening: one that was free a moment ago. */
@@ -69,6 +109,155 @@ for (const kind of ["message", "event"] as const) {
     assertConsistent(report);
   });
 }
+
+for (const kind of ["message", "event"] as const) {
+  Deno.test(`runLoad over UDP (${kind}s) sends and relays every update as a datagram`, async () => {
+    await using demo = await demoServer({ udp: true });
+    const report = await runLoad({
+      host: "127.0.0.1",
+      port: demo.port,
+      clients: 20,
+      rooms: 4,
+      rate: 20,
+      duration: 1,
+      kind,
+      transport: "udp",
+    });
+    console.log(
+      JSON.stringify(reportToJson(report), (key, value) => key === "histogram" ? undefined : value),
+    );
+    assert.equal(report.transport, "udp");
+    assert.equal(report.connected, 20);
+    assert.equal(report.failed, 0);
+    assert.deepEqual(report.errors, {});
+    assert.equal(report.sent, 400);
+    assert.equal(report.sent_udp, 400, "every update left as a datagram");
+    assert.equal(report.expected, 2000);
+    // Loopback at this rate loses nothing; a loss here would be a bug, not the network.
+    assert.equal(report.received, 2000);
+    assert.equal(report.received_udp, 2000, "every delivery arrived as a datagram");
+    assert.equal(report.lost, 0);
+    assert.deepEqual(report.udp_dropped, {});
+    // The server heard the updates and relayed them over UDP.
+    const udp = demo.server.stats.udp!;
+    assert.ok(udp.received >= 400, `the server received ${udp.received} datagrams`);
+    assert.ok(udp.sent > 0 && udp.bytesOut > 0, `the server sent ${udp.sent} datagrams`);
+    assertConsistent(report);
+  });
+}
+
+Deno.test("runLoad over TCP opens no UDP path, even where the server offers one", async () => {
+  await using demo = await demoServer({ udp: true });
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 4,
+    rooms: 2,
+    rate: 10,
+    duration: 0.5,
+  });
+  assert.equal(report.transport, "tcp");
+  assert.equal(report.received, report.expected);
+  assert.equal(report.sent_udp, 0);
+  assert.equal(report.received_udp, 0);
+  assert.equal(demo.server.stats.udp!.received, 0);
+});
+
+Deno.test("runLoad over UDP counts a server without UDP as failures: udp: not offered", async () => {
+  await using demo = await demoServer();
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 3,
+    rooms: 1,
+    rate: 10,
+    duration: 0.1,
+    transport: "udp",
+  });
+  assert.equal(report.connected, 0);
+  assert.equal(report.failed, 3);
+  assert.deepEqual(report.errors, { "udp: not offered": 3 });
+  assert.equal(report.sent, 0);
+  assert.equal(errorRate(report), 1);
+});
+
+Deno.test("runLoad over UDP counts clients whose path does not open in time: udp: timeout", async () => {
+  // The server announces a UDP port where nothing listens: no hello is ever answered.
+  await using demo = await demoServer({ udp: { publicPort: await closedUdpPort() } });
+  const started = performance.now();
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 3,
+    rooms: 1,
+    rate: 10,
+    duration: 0.1,
+    transport: "udp",
+    udpTimeout: 0.3,
+  });
+  assert.ok(performance.now() - started < 3000, "the wait is bounded by udpTimeout");
+  assert.equal(report.connected, 0);
+  assert.equal(report.failed, 3);
+  assert.deepEqual(report.errors, { "udp: timeout": 3 });
+  assert.equal(report.sent, 0);
+});
+
+Deno.test("the bench relay forwards each update with the delivery class it came with", async () => {
+  await using demo = await demoServer({ udp: true });
+  interface BenchEvents {
+    update: (update: SchemaMessage<typeof value>) => void;
+  }
+  const value = { id: 1, x: 2, y: 3, angle: 0, health: 1, alive: true, firing: false, t: 0 };
+  const join = async (client: GameSocketClient<BenchEvents, BenchEvents>) => {
+    await client.connect("127.0.0.1", demo.port);
+    await udpOpen(client);
+    const socket = await within(client.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }).ready);
+    await within(socket.join("r0"));
+    return socket;
+  };
+  await using sender = new GameSocketClient<BenchEvents, BenchEvents>();
+  await using receiver = new GameSocketClient<BenchEvents, BenchEvents>();
+  const [from, to] = await Promise.all([join(sender), join(receiver)]);
+  const arrivals: string[] = [];
+  let arrived: () => void = () => {};
+  const record = (what: string) => {
+    arrivals.push(what);
+    arrived();
+  };
+  to.onMessage(BenchUpdate, (update, info) => record(`message ${update.x} ${info.delivery}`));
+  to.on("update", (update, info) => {
+    assert.ok(update instanceof SchemaMessage);
+    record(`event ${update.value.x} ${info.delivery ?? "tcp"}`);
+  });
+  const cases: [
+    string,
+    (socket: ClientSocket<BenchEvents, BenchEvents>, delivery: Delivery) => string,
+  ][] = [
+    ["message", (socket, delivery) => socket.send(BenchUpdate, value, { delivery })],
+    [
+      "event",
+      (socket, delivery) => socket.emit("update", message(BenchUpdate, value), { delivery }),
+    ],
+  ];
+  // One at a time, each awaited, so that an unreliable one cannot overtake a reliable one.
+  for (const [kind, send] of cases) {
+    for (const delivery of ["reliable", "unreliable", "sequenced"] as const) {
+      value.x++;
+      const heard = new Promise<void>((resolve) => arrived = resolve);
+      const status = send(from, delivery);
+      assert.equal(status, delivery === "reliable" ? "sent" : "sent_udp", `${kind} ${delivery}`);
+      await within(heard, `the ${delivery} ${kind}`);
+    }
+  }
+  assert.deepEqual(arrivals, [
+    "message 3 reliable",
+    "message 4 unreliable",
+    "message 5 sequenced",
+    "event 6 tcp",
+    "event 7 unreliable",
+    "event 8 sequenced",
+  ]);
+});
 
 Deno.test("runLoad expects each send as many times as its sender's room has members", async () => {
   await using demo = await demoServer();
@@ -124,7 +313,7 @@ Deno.test("runLoad counts a refused namespace as a failure with its code", async
   assert.deepEqual(report.errors, { invalid_namespace: 3 });
 });
 
-Deno.test("runLoad counts as lost the deliveries a server never relays", async () => {
+Deno.test("runLoad counts as lost the deliveries a server never relays, outside the window", async () => {
   await using server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
   server.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }); // accepts updates, relays nothing
   const { port } = await server.listen();
@@ -135,12 +324,14 @@ Deno.test("runLoad counts as lost the deliveries a server never relays", async (
     rooms: 2,
     rate: 10,
     duration: 0.5,
-    drain: 0.2,
+    drain: 1,
   });
   assert.equal(report.sent, 20);
   assert.equal(report.expected, 40);
   assert.equal(report.received, 0);
   assert.equal(report.lost, 40);
+  // The window ends with the sending (nothing arrived after it), not with the drain's wait.
+  assert.ok(report.window_s >= 0.45 && report.window_s < 1, `window_s ${report.window_s}`);
   assert.deepEqual(report.errors, {});
   assert.equal(errorRate(report), 40 / (40 + 4));
   assert.match(formatErrors(report).at(-1)!, /^messages lost: 40 of 40 expected \(100\.00 %\)$/);
@@ -207,6 +398,9 @@ Deno.test("runLoad rejects options out of bounds before connecting", async () =>
   await assert.rejects(runLoad({ ...base, namespace: "bench" }), TypeError);
   // @ts-expect-error: the kind is checked at run time too
   await assert.rejects(runLoad({ ...base, kind: "datagram" }), TypeError);
+  // @ts-expect-error: the transport is checked at run time too
+  await assert.rejects(runLoad({ ...base, transport: "quic" }), TypeError);
+  await assert.rejects(runLoad({ ...base, udpTimeout: 0 }), RangeError);
 });
 
 Deno.test("scheduledCount rounds senders × rate × duration up, without float noise", () => {
@@ -250,12 +444,16 @@ function sampleReport(overrides: Partial<LoadReport> = {}): LoadReport {
   const histogram = new LatencyHistogram();
   for (const ms of [0.3, 0.4, 0.5, 2.5, 9]) histogram.record(ms);
   return {
+    transport: "tcp",
     clients: 10,
     connected: 8,
     failed: 2,
     sent: 100,
+    sent_udp: 0,
     expected: 400,
     received: 395,
+    received_udp: 0,
+    udp_dropped: {},
     lost: 5,
     errors: { transport: 2, "disconnect: transport error": 1 },
     msgs_per_s: 1234.56,
@@ -282,6 +480,7 @@ Deno.test("formatSummary has one row per figure", () => {
   const lines = formatSummary(sampleReport());
   const names = lines.map((line) => line.split(/\s{2,}/)[0]);
   assert.deepEqual(names, [
+    "transport",
     "clients",
     "connected",
     "failed",
@@ -298,9 +497,21 @@ Deno.test("formatSummary has one row per figure", () => {
     "send_lag_max_ms",
     "window_s",
   ]);
-  assert.match(lines[7]!, /msgs\/s\s+1235$/);
-  assert.match(lines[8]!, /latency p50\s+0\.5 ms$/);
+  assert.match(lines[0]!, /^transport\s+tcp$/);
+  assert.match(lines[8]!, /msgs\/s\s+1235$/);
+  assert.match(lines[9]!, /latency p50\s+0\.5 ms$/);
   assert.match(formatSummary(sampleReport({ interrupted: true })).at(-1)!, /interrupted\s+yes/);
+});
+
+Deno.test("formatSummary over UDP names the transport and what went by datagram", () => {
+  const lines = formatSummary(sampleReport({ transport: "udp", sent_udp: 98, received_udp: 390 }));
+  assert.match(lines[0]!, /^transport\s+udp \(unreliable datagrams\)$/);
+  const rows = Object.fromEntries(lines.map((line) => line.split(/\s{2,}/)));
+  assert.equal(rows["sent"], "100");
+  assert.equal(rows["sent over UDP"], "98");
+  assert.equal(rows["received"], "395");
+  assert.equal(rows["received over UDP"], "390");
+  assert.ok(!formatSummary(sampleReport()).some((line) => line.includes("over UDP")));
 });
 
 Deno.test("formatErrors lists the reasons, most frequent first, then the losses", () => {
@@ -313,16 +524,31 @@ Deno.test("formatErrors lists the reasons, most frequent first, then the losses"
   assert.equal(formatErrors(sampleReport({ errors: {} }))[0], "errors: none");
 });
 
+Deno.test("formatErrors over UDP says the losses were datagrams, and lists the clients' drops", () => {
+  const lines = formatErrors(
+    sampleReport({ transport: "udp", errors: {}, udp_dropped: { late: 2, replayed: 1 } }),
+  );
+  assert.deepEqual(lines, [
+    "errors: none",
+    "messages lost: 5 of 400 expected (1.25 %), sent as unreliable datagrams",
+    "datagrams dropped by the clients: late 2, replayed 1",
+  ]);
+});
+
 Deno.test("reportToJson has every figure, rounded, and survives JSON", () => {
   const json = JSON.parse(JSON.stringify(reportToJson(sampleReport())));
   for (
     const key of [
+      "transport",
       "clients",
       "connected",
       "failed",
       "sent",
+      "sent_udp",
       "expected",
       "received",
+      "received_udp",
+      "udp_dropped",
       "lost",
       "errors",
       "msgs_per_s",

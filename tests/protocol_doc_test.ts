@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import {
   BUILTIN_SCHEMAS,
+  DatagramType,
   decodeFrame,
   describeSchema,
   encodeFrame,
+  encodeHello,
   encodeRawFrame,
   FrameDecoder,
   Ping,
   SchemaRegistry,
+  writeDatagram,
 } from "../protocol/mod.ts";
+import { DatagramKey } from "../transport/datagram_key.ts";
 import { PlayerState, sample } from "../bench/player_state.ts";
 import { SEED_FLOW } from "../examples/seed_flow/transcript.ts";
 
@@ -29,7 +33,21 @@ function parseHex(text: string): Uint8Array {
   }));
 }
 
+const docKey = new DatagramKey(Uint8Array.from({ length: 32 }, (_, i) => i));
+
 const examples: Record<string, Uint8Array> = {
+  "datagram-hello": docKey.seal(
+    writeDatagram(
+      { fromServer: false, type: DatagramType.Hello, session: 7, sequence: 0 },
+      encodeHello({ time: 1000, echo: 0 }),
+    ),
+  ),
+  "datagram-player-state": docKey.seal(
+    writeDatagram(
+      { fromServer: true, type: DatagramType.Unreliable, session: 7, sequence: 1 },
+      encodeFrame(PlayerState, sample, { channel: 1 }),
+    ),
+  ),
   "player-state": encodeFrame(PlayerState, sample, { channel: 1 }),
   "player-state-named": encodeFrame(PlayerState, { ...sample, name: "Вася" }, { channel: 1 }),
   "ping": encodeFrame(Ping, { timestamp: 1000 }),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEFAULT_REPLAY_WINDOW, MAX_SEQUENCE, ReplayWindow } from "../session/replay_window.ts";
+import { DEFAULT_REPLAY_WINDOW, MAX_SEQUENCE, ReplayWindow } from "../transport/replay_window.ts";
 import { Random } from "./prng.ts";
 
 Deno.test("ReplayWindow accepts each sequence number once, in order or not", () => {

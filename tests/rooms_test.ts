@@ -227,7 +227,7 @@ Deno.test("A room broadcast with except skips that socket, and receivers learn t
   const heardOut = record(outsider, "news");
 
   const result = nsp.to("lobby").except(a.id!).emit("news", "b and c", { sender: "referee" });
-  assert.deepEqual(result, { sent: 2, dropped: 0, overflowed: 0 });
+  assert.deepEqual(result, { sent: 2, sentUdp: 0, dropped: 0, overflowed: 0, unavailable: 0 });
   for (const socket of [a, b, c, outsider]) await settle(serverSide(nsp, socket), socket);
   assert.equal(heardA.length, 0);
   assert.equal(heardOut.length, 0);

@@ -1,10 +1,13 @@
 /**
  * `deno task serve` and the example client, as processes: the server is listening soon after
- * start, the example client prints its handshake, the lobby join and the hello broadcast, and
- * the server stops cleanly on SIGINT.
+ * start (on TCP, and on UDP with the TCP port's number unless told otherwise), the example
+ * client prints its handshake, the lobby join and the hello broadcast, clients' UDP paths open
+ * (or are not offered with --no-udp), and the server stops cleanly on SIGINT.
  */
 
 import assert from "node:assert/strict";
+import { GameSocketClient, type UdpState } from "../client.ts";
+import { within } from "./within.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -34,6 +37,47 @@ async function readUntil(
   }
 }
 
+/** `deno task serve` with these arguments, as a child; its standard output as lines. */
+async function startServe(args: string[]): Promise<{
+  child: Deno.ChildProcess;
+  reader: ReadableStreamDefaultReader<string>;
+}> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...await serveTaskArgs(), ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  return { child, reader: child.stdout.pipeThrough(new TextDecoderStream()).getReader() };
+}
+
+/** Stops a serve child with SIGINT and checks that it shut down cleanly. */
+async function stopServe(
+  { child, reader }: { child: Deno.ChildProcess; reader: ReadableStreamDefaultReader<string> },
+): Promise<void> {
+  child.kill("SIGINT");
+  const rest = await readUntil(reader, () => false);
+  assert.equal((await child.status).code, 0);
+  assert.ok(rest.includes("shutting down"), rest.join("\n"));
+}
+
+/** Resolves with the state a client's UDP path settles in: `open` or `failed`. */
+function udpSettled(client: GameSocketClient): Promise<UdpState> {
+  const state = client.udp?.state;
+  if (state === "open" || state === "failed") return Promise.resolve(state);
+  return within(
+    new Promise<UdpState>((resolve) => {
+      const settle = (state: UdpState) => {
+        if (state !== "open" && state !== "failed") return;
+        client.off("udp_state", settle);
+        resolve(state);
+      };
+      client.on("udp_state", settle);
+    }),
+    "the UDP path to open",
+  );
+}
+
 Deno.test("deno task serve listens, serves the example client, and stops on SIGINT", async () => {
   const started = performance.now();
   const serve = new Deno.Command(Deno.execPath(), {
@@ -48,6 +92,11 @@ Deno.test("deno task serve listens, serves the example client, and stops on SIGI
     console.log(`serve was listening ${(performance.now() - started).toFixed(0)} ms after spawn`);
     const port = listening?.match(/127\.0\.0\.1:(\d+)/)?.[1];
     assert.ok(port, `no port in ${listening}`);
+    // UDP is on, on the TCP port's number.
+    assert.equal(
+      listening,
+      `listening on 127.0.0.1:${port} (TCP) and 127.0.0.1:${port} (UDP); namespaces /, /home and /bench`,
+    );
 
     const example = await new Deno.Command(Deno.execPath(), {
       args: ["run", "--allow-net", "examples/client.ts", "--port", port],
@@ -84,7 +133,7 @@ Deno.test("deno task serve --help prints the options and exits 0", async () => {
   }).output();
   assert.equal(code, 0);
   const text = new TextDecoder().decode(stdout);
-  for (const option of ["--port", "--hostname", "--cert", "--key"]) {
+  for (const option of ["--port", "--hostname", "--udp-port", "--no-udp", "--cert", "--key"]) {
     assert.ok(text.includes(option));
   }
 });
@@ -97,4 +146,56 @@ Deno.test("deno task serve refuses a bad port with exit status 2", async () => {
   }).output();
   assert.equal(code, 2);
   assert.match(new TextDecoder().decode(stderr), /--port/);
+});
+
+Deno.test("deno task serve --udp-port 0 binds UDP on a port of its own, where clients' paths open", async () => {
+  const serve = await startServe(["--port", "0", "--hostname", "127.0.0.1", "--udp-port", "0"]);
+  try {
+    const [listening] = await readUntil(serve.reader, (line) => line.startsWith("listening on"));
+    const match = listening?.match(
+      /^listening on 127\.0\.0\.1:(\d+) \(TCP\) and 127\.0\.0\.1:(\d+) \(UDP\); namespaces /,
+    );
+    assert.ok(match, `unexpected line: ${listening}`);
+    const [port, udpPort] = [Number(match[1]), Number(match[2])];
+    assert.ok(udpPort > 0);
+    await using client = new GameSocketClient();
+    await client.connect("127.0.0.1", port);
+    assert.equal(await udpSettled(client), "open");
+    assert.equal(client.udp?.bound, true);
+  } finally {
+    await stopServe(serve);
+  }
+});
+
+Deno.test("deno task serve --no-udp listens on TCP alone and offers clients no UDP", async () => {
+  const serve = await startServe(["--port", "0", "--hostname", "127.0.0.1", "--no-udp"]);
+  try {
+    const [listening] = await readUntil(serve.reader, (line) => line.startsWith("listening on"));
+    const match = listening?.match(
+      /^listening on 127\.0\.0\.1:(\d+) \(TCP\); namespaces \/, \/home and \/bench$/,
+    );
+    assert.ok(match, `unexpected line: ${listening}`);
+    await using client = new GameSocketClient();
+    await client.connect("127.0.0.1", Number(match[1]));
+    assert.equal(client.udp, undefined);
+  } finally {
+    await stopServe(serve);
+  }
+});
+
+Deno.test("deno task serve refuses a bad --udp-port, and --udp-port with --no-udp, with exit status 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--udp-port", "70000"], /--udp-port must be an integer in 0\.\.65535/],
+    [["--udp-port", "abc"], /--udp-port must be an integer/],
+    [["--udp-port", "4000", "--no-udp"], /--udp-port and --no-udp exclude each other/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "cli/serve.ts", ...args],
+      cwd: ROOT,
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 2, args.join(" "));
+    assert.match(new TextDecoder().decode(stderr), message, args.join(" "));
+  }
 });

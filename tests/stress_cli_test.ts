@@ -1,7 +1,8 @@
 /**
  * `deno task stress` as a process: against `deno task serve` (the issue's done-when: 200
- * clients for 5 s, no errors, nothing lost), its JSON report, its exit status 1 when connections
- * fail and 2 on bad arguments.
+ * clients for 5 s, no errors, nothing lost; and with --udp, every update sent and relayed as a
+ * datagram), its JSON report, its exit status 1 when connections fail or UDP is not offered,
+ * and 2 on bad arguments.
  */
 
 import assert from "node:assert/strict";
@@ -42,12 +43,16 @@ function lastJson(run: Run): Record<string, unknown> {
 }
 
 const REQUIRED_KEYS = [
+  "transport",
   "clients",
   "connected",
   "failed",
   "sent",
+  "sent_udp",
   "expected",
   "received",
+  "received_udp",
+  "udp_dropped",
   "lost",
   "errors",
   "msgs_per_s",
@@ -114,6 +119,86 @@ Deno.test({
       assert.equal((await serve.status).code, 0);
     }
   },
+});
+
+Deno.test({
+  name: "deno task stress --udp: 20 clients for 1 s against deno task serve, all by datagram",
+  async fn() {
+    const serve = new Deno.Command(Deno.execPath(), {
+      args: [...await taskArgs("serve"), "--port", "0", "--hostname", "127.0.0.1"],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = serve.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let drained: Promise<void> | undefined;
+    try {
+      const listening = await lineMatching(reader, (line) => line.startsWith("listening on"));
+      const port = listening?.match(/127\.0\.0\.1:(\d+)/)?.[1];
+      assert.ok(port, `no port in ${listening}`);
+      assert.match(listening!, /\(UDP\)/, "deno task serve offers UDP by default");
+      drained = lineMatching(reader, () => false).then(() => {});
+      const run = await stress([
+        "--port",
+        port,
+        "--clients",
+        "20",
+        "--duration",
+        "1",
+        "--udp",
+        "--json",
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const report = lastJson(run);
+      console.log(
+        `20 clients over UDP, 1 s: ${report.msgs_per_s} msgs/s, latency ms ${
+          JSON.stringify(report.latency_ms)
+        }, sent ${report.sent} (${report.sent_udp} by UDP), received ${report.received} (${report.received_udp} by UDP)`,
+      );
+      assert.equal(report.transport, "udp");
+      assert.equal(report.connected, 20);
+      assert.equal(report.failed, 0);
+      assert.deepEqual(report.errors, {});
+      assert.equal(report.sent, 20 * 20);
+      assert.equal(report.sent_udp, report.sent, "every update left as a datagram");
+      assert.equal(report.expected, 20 * 20 * 2);
+      assert.equal(report.lost, 0);
+      assert.equal(report.received_udp, report.received, "every delivery arrived as a datagram");
+      assert.deepEqual(report.udp_dropped, {});
+      assert.match(run.stderr, /over UDP \(unreliable\) to 127\.0\.0\.1:/);
+      assert.match(run.stderr, /^transport\s+udp \(unreliable datagrams\)$/m);
+      assert.match(run.stderr, /^received over UDP\s+800$/m);
+      assert.match(
+        run.stderr,
+        /^messages lost: 0 of 800 expected \(0\.00 %\), sent as unreliable/m,
+      );
+    } finally {
+      serve.kill("SIGINT");
+      if (drained === undefined) await reader.cancel();
+      else await drained;
+      assert.equal((await serve.status).code, 0);
+    }
+  },
+});
+
+Deno.test("deno task stress --udp exits 1 when the server offers no UDP, saying so", async () => {
+  await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  const run = await stress([
+    "--port",
+    String(port),
+    "--clients",
+    "3",
+    "--duration",
+    "0.2",
+    "--udp",
+    "--json",
+  ]);
+  assert.equal(run.code, 1);
+  const report = lastJson(run);
+  assert.equal(report.failed, 3);
+  assert.deepEqual(report.errors, { "udp: not offered": 3 });
+  assert.match(run.stderr, /^ {2}udp: not offered: 3$/m);
 });
 
 Deno.test("deno task stress --json ends with one JSON object holding every figure", async () => {
@@ -233,6 +318,8 @@ Deno.test("deno task stress refuses bad arguments with exit status 2 and a messa
     [["--drain", ""], /--drain must be a number/],
     [["--host", ""], /--host is empty/],
     [["--kind", "datagram"], /--kind is message or event/],
+    [["--udp", "--udp-timeout", "0"], /--udp-timeout must be a number above 0/],
+    [["--udp-timeout", "2"], /--udp-timeout goes with --udp/],
     [["--namespace", "bench"], /namespace starts with "\/"/],
     [["--max-error-rate", "2"], /--max-error-rate must be a number in 0\.\.1/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
@@ -259,6 +346,8 @@ Deno.test("deno task stress --help lists every option and exits 0", async () => 
       "--rooms",
       "--rate",
       "--kind",
+      "--udp",
+      "--udp-timeout",
       "--duration",
       "--ramp-up",
       "--drain",
