@@ -62,6 +62,11 @@ interface FanoutResult {
   tcp_bytes_out_per_delivered: number;
   /** Datagrams the server dropped on arrival over the window, by reason (only those that happened). */
   server_udp_dropped: Record<string, number>;
+  /**
+   * Datagrams the server did not send over the window because its socket's bytes in flight were
+   * at the limit (`stats.udp.overflowed`): an overloaded server.
+   */
+  server_udp_overflowed: number;
   gen_cpu_util: number;
   gen_send_lag_max_ms: number;
   window_s: number;
@@ -73,7 +78,13 @@ const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 /** The server's counters that the benchmark reads, from its `stats` reply. */
 interface ServerCounters {
   bytesOut: number;
-  udp?: { received: number; sent: number; bytesOut: number; dropped: Record<string, number> };
+  udp?: {
+    received: number;
+    sent: number;
+    bytesOut: number;
+    overflowed: number;
+    dropped: Record<string, number>;
+  };
 }
 
 async function fanout(
@@ -120,6 +131,7 @@ async function fanout(
   const udpBytes = (after.udp?.bytesOut ?? 0) - (before.udp?.bytesOut ?? 0);
   const datagrams = (after.udp?.sent ?? 0) - (before.udp?.sent ?? 0);
   const datagramsIn = (after.udp?.received ?? 0) - (before.udp?.received ?? 0);
+  const overflowed = (after.udp?.overflowed ?? 0) - (before.udp?.overflowed ?? 0);
   const udpDropped: Record<string, number> = {};
   for (const [reason, count] of Object.entries(after.udp?.dropped ?? {})) {
     const delta = count - (before.udp?.dropped[reason] ?? 0);
@@ -158,6 +170,7 @@ async function fanout(
     udp_datagrams_per_delivered: delivered > 0 ? round(datagrams / delivered, 3) : 0,
     tcp_bytes_out_per_delivered: delivered > 0 ? round(tcpBytes / delivered, 1) : 0,
     server_udp_dropped: udpDropped,
+    server_udp_overflowed: overflowed,
     gen_cpu_util: round(report.gen_cpu_util),
     gen_send_lag_max_ms: round(report.send_lag_max_ms),
     window_s: round(report.window_s, 3),
@@ -345,6 +358,7 @@ async function main(args: string[]): Promise<number> {
           delivered_udp: s.delivered_udp,
           udp_datagrams_per_delivered: s.udp_datagrams_per_delivered,
           server_udp_dropped: s.server_udp_dropped,
+          server_udp_overflowed: s.server_udp_overflowed,
         }
         : {}),
       ...(Object.keys(s.errors).length > 0 ? { errors: s.errors } : {}),

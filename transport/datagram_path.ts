@@ -122,6 +122,7 @@ export class DatagramPath implements Flushable {
   #sequence = 0;
   #closed = false;
   #scheduled = false;
+  #seal = (datagram: Uint8Array): void => void this.key.seal(datagram);
   #pending: [Uint8Array[], Uint8Array[]] = [[], []];
 
   /**
@@ -266,8 +267,7 @@ export class DatagramPath implements Flushable {
   }
 
   #send(datagram: Uint8Array, to: TransportAddress): void {
-    this.key.seal(datagram);
-    if (this.#socket.send(datagram, to)) {
+    if (this.#socket.send(datagram, to, this.#seal)) {
       this.stats.sent++;
       this.stats.bytesSent += datagram.length;
     } else this.stats.overflowed++;

@@ -6,9 +6,9 @@
  * is stable in Deno and needs only `--allow-net`.
  *
  * Two things about `node:dgram` in Deno 2.9 shape this file. Each received datagram is read into
- * a fresh buffer of `recvBufferSize` bytes (64 KiB unless told; the option does not resize the
- * kernel's receive buffer), so the socket asks for buffers the size of the largest datagram it
- * expects: 6.5 µs of CPU per datagram received instead of 10.8. And every send is its own
+ * a fresh buffer sized by `recvBufferSize` (64 KiB unless told; Deno doubles the value, and it
+ * does not resize the kernel's receive buffer), so the socket asks for buffers the size of the
+ * largest datagram it expects: 6.5 µs of CPU per datagram received instead of 10.8. And every send is its own
  * asynchronous operation that `node:dgram` never refuses, so the socket bounds the bytes in
  * flight itself, as a TCP send queue would, and drops what would exceed it.
  *
@@ -142,15 +142,22 @@ export class UdpSocket {
    *
    * @param datagram The bytes; they must not change afterwards.
    * @param to The peer.
+   * @param prepare Called on the datagram just before it is sent, only when it will be (the
+   *   sender's tag, so a dropped datagram costs no HMAC).
    * @returns Whether it was sent (`false`: closed, or dropped and counted in `overflowed`).
    */
-  send(datagram: Uint8Array, to: TransportAddress): boolean {
+  send(
+    datagram: Uint8Array,
+    to: TransportAddress,
+    prepare?: (datagram: Uint8Array) => void,
+  ): boolean {
     if (this.#closing !== undefined) return false;
     const size = datagram.length;
     if (this.#inFlight + size > this.#sendQueueLimit) {
       this.stats.overflowed++;
       return false;
     }
+    prepare?.(datagram);
     this.#inFlight += size;
     this.stats.sent++;
     this.stats.bytesOut += size;
