@@ -7,6 +7,12 @@
 
 export { DEFAULT_ACK_TIMEOUT } from "./ack_tracker.ts";
 export {
+  Backoff,
+  type BackoffOptions,
+  resolveBackoffOptions,
+  type ResolvedBackoffOptions,
+} from "./backoff.ts";
+export {
   type Delivery,
   type DeliveryStatus,
   type SendOptions,
