@@ -5,6 +5,7 @@
  */
 
 import {
+  concatBytes,
   DEFAULT_MAX_FRAME_SIZE,
   type Frame,
   FrameDecoder,
@@ -238,7 +239,7 @@ function decodeStream(
   let base = 0;
   const runs = splitRuns(stream.chunks);
   for (const [runIndex, run] of runs.entries()) {
-    const bytes = concat(run.map((chunk) => chunk.data));
+    const bytes = concatBytes(run.map((chunk) => chunk.data));
     const packetAt = (offset: number) => packetOf(run, offset);
     const atStart = runIndex === 0 && stream.startKnown;
     let from = 0;
@@ -319,16 +320,6 @@ function splitRuns(chunks: readonly CaptureChunk[]): CaptureChunk[][] {
     runs[runs.length - 1]!.push(chunk);
   }
   return runs;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** The packet that holds byte `offset` of a run. */

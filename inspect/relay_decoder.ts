@@ -5,7 +5,13 @@
  * @module
  */
 
-import { type Frame, FrameDecoder, ProtocolError, type SchemaRegistry } from "../protocol/mod.ts";
+import {
+  concatBytes,
+  type Frame,
+  FrameDecoder,
+  ProtocolError,
+  type SchemaRegistry,
+} from "../protocol/mod.ts";
 import { ConnectionNames } from "./connection_names.ts";
 import { type RelayDirection, relayPeers } from "./relay_capture.ts";
 import type { RelayEvent } from "./relay_events.ts";
@@ -118,7 +124,7 @@ export class RelayDecoder {
       fault = error;
     }
     if (frames.length === 0 && fault === undefined) return;
-    const held = concat(stream.parts);
+    const held = concatBytes(stream.parts);
     for (const frame of frames) {
       const { namespace, eventName } = this.#names.name(frame, direction);
       const number = this.#nextNumber();
@@ -155,7 +161,7 @@ export class RelayDecoder {
     const stream = this.#streams[direction];
     const buffered = stream.decoder.buffered;
     if (stream.fault !== undefined || buffered === 0) return;
-    const held = concat(stream.parts);
+    const held = concatBytes(stream.parts);
     const offset = stream.received - buffered;
     const message = `stream ends mid-frame: ${buffered} bytes of an unfinished frame`;
     this.#emit({
@@ -167,15 +173,4 @@ export class RelayDecoder {
       bytes: held.slice(held.length - buffered),
     });
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

@@ -38,6 +38,7 @@
 export * from "./binary_reader.ts";
 export * from "./binary_writer.ts";
 export * from "./builtin_schemas.ts";
+export * from "./bytes.ts";
 export * from "./channel_table.ts";
 export type { MessageCodec } from "./compiled_codec.ts";
 export * from "./constants.ts";

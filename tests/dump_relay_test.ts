@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createDemoServer } from "../cli/demo_server.ts";
 import { SEED_FLOW, toHex } from "../examples/seed_flow/transcript.ts";
 import { GameSocketClient } from "../client.ts";
-import { encodeFrame, Ping, Pong } from "../protocol/mod.ts";
+import { concatBytes, encodeFrame, Ping, Pong } from "../protocol/mod.ts";
 import {
   decodeCapture,
   formatEntry,
@@ -58,16 +58,6 @@ async function streamEnd(conn: Deno.Conn): Promise<null | Error> {
     }
   }
   throw new Error("The stream went on for 1000 reads");
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** `Schema namespace [event]` of each packet a direction carried. */
@@ -120,10 +110,10 @@ Deno.test("PacketRelay relays the seed flow of the real client and the demo serv
     const read = log.all("chunk").filter((event) => event.direction === direction);
     const packets = log.all("packet").filter((event) => event.direction === direction);
     assert.deepEqual(
-      concat(packets.map((event) => event.bytes)),
-      concat(read.map((event) => event.data)),
+      concatBytes(packets.map((event) => event.bytes)),
+      concatBytes(read.map((event) => event.data)),
     );
-    assert.equal(closed.bytes[direction], concat(read.map((event) => event.data)).length);
+    assert.equal(closed.bytes[direction], concatBytes(read.map((event) => event.data)).length);
   }
   assert.deepEqual(log.all("note"), []);
   assert.deepEqual(log.all("error"), []);
@@ -145,7 +135,7 @@ Deno.test("PacketRelay forwards each byte as soon as it arrives, unchanged, in b
     const first = await within(readExactly(to, 1), `the first byte of: ${frame.note}`);
     await writeAll(from, frame.bytes.subarray(1));
     const rest = await within(readExactly(to, frame.bytes.length - 1), frame.note);
-    assert.equal(toHex(concat([first, rest])), toHex(frame.bytes), frame.note);
+    assert.equal(toHex(concatBytes([first, rest])), toHex(frame.bytes), frame.note);
   }
   const packets = log.all("packet");
   assert.deepEqual(

@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import {
+  concatBytes,
   DatagramType,
   encodeFrame,
   encodeHello,
@@ -41,16 +42,6 @@ function handshake(udpPort: number, udpSession: number): Uint8Array {
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 const UDP_LINE = / \d+\.\d{3}s udp /;
@@ -173,11 +164,11 @@ Deno.test("deno task dump --udp-port --json --filter prints a datagram with the 
     ),
     writeDatagram(
       { fromServer: false, type: DatagramType.Unreliable, session: 8, sequence: 1 },
-      concat(
+      concatBytes([
         encodeFrame(EventName, { id: 3, name: "shoot" }),
         encodeFrame(Event, { event: 3, payloadType: PayloadType.None }),
         encodeFrame(Ping, { timestamp: 2 }),
-      ),
+      ]),
     ),
     Uint8Array.of(0x99),
   ];

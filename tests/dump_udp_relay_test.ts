@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { DatagramKey } from "../transport/datagram_key.ts";
 import dgram from "node:dgram";
 import {
+  concatBytes,
   DATAGRAM_TAG_SIZE,
   type DatagramHeader,
   DatagramType,
@@ -82,16 +83,6 @@ function datagram(header: DatagramHeader, body: Uint8Array, key?: Uint8Array): U
   return bytes;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
 const jsonPayload = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
 function handshake(fields: { udpPort?: number; udpSession?: number; udpKey?: Uint8Array }) {
@@ -146,10 +137,10 @@ Deno.test("PacketRelay relays datagrams unchanged both ways and reports them dec
     // A name declared inside the datagram that first uses it, and a tag that does not match.
     datagram(
       { fromServer: false, type: DatagramType.Unreliable, session: 7, sequence: 2 },
-      concat(
+      concatBytes([
         encodeFrame(EventName, { id: 1, name: "shoot" }),
         encodeFrame(Event, { event: 1, payloadType: PayloadType.None }),
-      ),
+      ]),
     ),
   ];
   const hello = datagram(
@@ -202,10 +193,10 @@ Deno.test("relayEventToJson and --hex show a datagram's header, frames and bytes
   await using client = await UdpPeer.open();
   const bytes = datagram(
     { fromServer: false, type: DatagramType.Unreliable, session: 9, sequence: 3 },
-    concat(
+    concatBytes([
       encodeFrame(EventName, { id: 4, name: "move" }),
       encodeFrame(Ping, { timestamp: 5 }, { channel: 2 }),
-    ),
+    ]),
   );
   client.send(bytes, relay.addr.port);
   assert.deepEqual((await udp.next()).data, bytes);

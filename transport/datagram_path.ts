@@ -7,6 +7,7 @@
  */
 
 import {
+  concatBytes,
   DATAGRAM_HEADER_SIZE,
   DATAGRAM_OVERHEAD,
   type DatagramHeader,
@@ -162,7 +163,7 @@ export class DatagramPath implements Flushable {
     if (!this.usable) return false;
     const pending = this.#pending[type - 1]!;
     if (frames.length === 1) pending.push(frames[0]!);
-    else pending.push(concat(frames));
+    else pending.push(concatBytes(frames));
     if (!this.#scheduled) {
       this.#scheduled = true;
       this.#flush.schedule(this);
@@ -272,16 +273,4 @@ export class DatagramPath implements Flushable {
       this.stats.bytesSent += datagram.length;
     } else this.stats.overflowed++;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
