@@ -1,0 +1,121 @@
+/**
+ * Sessions whose connection dropped, kept for a while so their client can come back to them with
+ * its secret recovery token: compared in constant time, bound to its session, good once.
+ *
+ * @module
+ */
+
+import { timingSafeEqual } from "node:crypto";
+
+/** The size of a recovery token, in bytes. */
+export const RECOVERY_TOKEN_SIZE = 32;
+
+/** A fresh recovery token: 256 random bits. */
+export function newRecoveryToken(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(RECOVERY_TOKEN_SIZE));
+}
+
+/**
+ * Whether two tokens are equal, in time that does not depend on where they differ.
+ *
+ * @param a One token.
+ * @param b The other.
+ * @returns Whether they are the same bytes.
+ */
+export function sameToken(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Why a claim failed: `unknown` (no such session, or it was recovered already), `expired` (its
+ * window passed), `refused` (the token is not the session's).
+ */
+export type ClaimFailure = "unknown" | "expired" | "refused";
+
+/** What a claim gives: the session, or why not. */
+export type ClaimResult<S> =
+  | { readonly ok: true; readonly session: S }
+  | { readonly ok: false; readonly reason: ClaimFailure };
+
+interface Kept<S> {
+  readonly session: S;
+  readonly token: Uint8Array;
+  readonly until: number;
+}
+
+/**
+ * The sessions waiting for their client to come back.
+ *
+ * @typeParam S What a session is.
+ */
+export class RecoverableSessions<S> {
+  /** How long a session is kept, in milliseconds. */
+  readonly window: number;
+  #kept = new Map<string, Kept<S>>();
+  #clock: () => number;
+
+  /**
+   * Creates an empty store.
+   *
+   * @param window How long a session is kept after its connection dropped, in milliseconds.
+   * @param clock The time in milliseconds (`performance.now` by default; tests give their own).
+   */
+  constructor(window: number, clock: () => number = () => performance.now()) {
+    this.window = window;
+    this.#clock = clock;
+  }
+
+  /** Sessions kept now. */
+  get size(): number {
+    return this.#kept.size;
+  }
+
+  /**
+   * Keeps a session whose connection dropped, for the window.
+   *
+   * @param id The session id.
+   * @param session The session.
+   * @param token Its recovery token (the one the client holds).
+   */
+  keep(id: string, session: S, token: Uint8Array): void {
+    this.#kept.set(id, { session, token: token.slice(), until: this.#clock() + this.window });
+  }
+
+  /**
+   * A client presents a session id and token. On success the session leaves the store, so a
+   * token works once; the caller issues a fresh one with the recovery. A wrong token leaves the
+   * session where it is, for its own client.
+   *
+   * @param id The session id the client presents.
+   * @param token The token it presents.
+   * @returns The session, or why not.
+   */
+  claim(id: string, token: Uint8Array): ClaimResult<S> {
+    const kept = this.#kept.get(id);
+    if (kept === undefined) return { ok: false, reason: "unknown" };
+    if (this.#clock() >= kept.until) {
+      this.#kept.delete(id);
+      return { ok: false, reason: "expired" };
+    }
+    if (!sameToken(kept.token, token)) return { ok: false, reason: "refused" };
+    this.#kept.delete(id);
+    return { ok: true, session: kept.session };
+  }
+
+  /**
+   * Removes the sessions whose window has passed.
+   *
+   * @returns Them, for their "session gone" events.
+   */
+  expire(): S[] {
+    const now = this.#clock();
+    const gone: S[] = [];
+    for (const [id, kept] of this.#kept) {
+      if (now >= kept.until) {
+        this.#kept.delete(id);
+        gone.push(kept.session);
+      }
+    }
+    return gone;
+  }
+}
