@@ -21,6 +21,7 @@ export {
   type ClientTlsOptions,
   type ClientUdpOptions,
   type GameSocketClientOptions,
+  type OfflineQueueOptions,
   type ResolvedClientOptions,
   type ResolvedClientUdpOptions,
 } from "./client/client_options.ts";
@@ -38,6 +39,7 @@ export type {
   GameSocketClientEvents,
   NamespaceConnectOptions,
   PongInfo,
+  ReconnectInfo,
 } from "./client/client_events.ts";
 export { GameSocketClient } from "./client/game_socket_client.ts";
 export * from "./session/mod.ts";

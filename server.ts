@@ -51,6 +51,8 @@ export type { ServerUdpStats } from "./server/server_udp.ts";
 export {
   DEFAULT_PORT,
   type GameSocketServerOptions,
+  type RecoveryOptions,
+  type ResolvedRecoveryOptions,
   type ResolvedServerOptions,
   type ResolvedUdpOptions,
   type TlsOptions,

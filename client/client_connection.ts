@@ -30,8 +30,10 @@ import {
   RoomLeft,
   ROOT_CHANNEL,
   SchemaRegistry,
+  SessionAck,
 } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
+import { Backoff } from "../session/backoff.ts";
 import type { DeliveryStatus, SendOptions } from "../session/delivery.ts";
 import {
   DISCONNECT_REASONS,
@@ -39,7 +41,8 @@ import {
   disconnectReasonOf,
 } from "../session/disconnect_reason.ts";
 import { DatagramRouter } from "../session/datagram_router.ts";
-import { ConnectError, type ConnectErrorCode } from "../session/errors.ts";
+import { ConnectError, type ConnectErrorCode, OfflineQueueFullError } from "../session/errors.ts";
+import { isCounted, SessionStream } from "../session/session_stream.ts";
 import type { EventsMap } from "../session/event_map.ts";
 import {
   DeclaredEventIds,
@@ -59,6 +62,7 @@ import type {
 import type { ResolvedClientOptions } from "./client_options.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
 import { ClientUdp, type ClientUdpStats } from "./client_udp.ts";
+import { Reconnector } from "./reconnector.ts";
 
 /** What the connection tells its client. */
 export interface ConnectionHooks {
@@ -71,10 +75,25 @@ export interface ConnectionHooks {
   reportError(error: unknown): void;
   /** Closes the client (the socket of `/` left). */
   close(): void;
+  /** Opens a new connection to the server, for a reconnection. */
+  dial(signal: AbortSignal): Promise<Deno.Conn>;
 }
 
-/** The connection's state: waiting for the handshake of `/`, open, or closed. */
-export type ConnectionState = "connecting" | "open" | "closed";
+/**
+ * The connection's state: waiting for the handshake of `/`, open, reconnecting (the connection
+ * dropped; emits are kept), or closed.
+ */
+export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
+
+/** What the client keeps of its frames that the server has not confirmed, for a resumed session. */
+const REPLAY_LIMITS = { maxFrames: 4096, maxBytes: 1024 * 1024 };
+
+/** An emit kept while reconnecting. */
+interface OfflineEmit {
+  readonly frame: Uint8Array;
+  readonly event: string | undefined;
+  readonly channel: number;
+}
 
 /**
  * One connection to a server, as the client sees it.
@@ -88,6 +107,18 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   #hooks: ConnectionHooks;
   #state: ConnectionState = "connecting";
   #transport: StreamTransport;
+  /** With a server that keeps sessions: the session's id and its current recovery token. */
+  #session: { readonly id: string; readonly token: Uint8Array } | undefined;
+  #stream: SessionStream | undefined;
+  #offline: OfflineEmit[] = [];
+  #offlineBytes = 0;
+  #reconnector: Reconnector | undefined;
+  #keepOnClose = false;
+  /** Whether the server ended the connection on purpose (an `Error` about `/`). */
+  #final = false;
+  #resumeTimer: TimerEntry | undefined;
+  /** The credentials of each namespace's connect (of `/` on channel 0), for a fresh session. */
+  #auths = new Map<number, Uint8Array | undefined>();
   #channels = new ChannelTable();
   #sockets = new Map<number, ClientSocket<Listen, Emit>>();
   #byName = new Map<string, ClientSocket<Listen, Emit>>();
@@ -127,17 +158,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#timers = timers;
     this.#hooks = hooks;
     this.#conn = conn;
-    this.#transport = new StreamTransport(conn, {
-      decode: {
-        schemas: options.schemas,
-        channelSchemas: (channel) => this.#channelSchemas.get(channel),
-        channels: this.#channels,
-        maxFrameSize: options.maxFrameSize,
-      },
-      sendQueueLimit: options.sendQueueLimit,
-      readBufferSize: options.readBufferSize,
-      secure: options.tls !== undefined,
-    });
+    this.#transport = this.#makeTransport(conn);
     const ackIds = new AckIds();
     this.#link = {
       options,
@@ -146,7 +167,8 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       maxFrameSize: () => this.#serverMaxFrameSize,
       nextAckId: () => ackIds.next(),
       fallback: options.udp?.fallback ?? "tcp",
-      send: (_socket, frame, sendOptions, event) => this.#send(frame, sendOptions, event),
+      send: (socket, frame, sendOptions, event) =>
+        this.#send(frame, sendOptions, event, (socket as ClientSocket<Listen, Emit>).namespace),
       eventId: (event) => this.#outgoing.id(event),
       encoded: () => {},
       leave: (socket) => this.#leave(socket),
@@ -182,9 +204,33 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   /** Starts reading. */
   start(): void {
     this.#lastHeard = performance.now();
-    this.#transport.start({
-      onFrame: (frame) => this.#onFrame(frame),
-      onClose: (cause) => this.#onClose(cause),
+    this.#startTransport(this.#transport);
+  }
+
+  #makeTransport(conn: Deno.Conn): StreamTransport {
+    const options = this.#options;
+    return new StreamTransport(conn, {
+      decode: {
+        schemas: options.schemas,
+        channelSchemas: (channel) => this.#channelSchemas.get(channel),
+        channels: this.#channels,
+        maxFrameSize: options.maxFrameSize,
+      },
+      sendQueueLimit: options.sendQueueLimit,
+      readBufferSize: options.readBufferSize,
+      secure: options.tls !== undefined,
+    });
+  }
+
+  /** Starts a transport; what a replaced one still reports is ignored. */
+  #startTransport(transport: StreamTransport): void {
+    transport.start({
+      onFrame: (frame) => {
+        if (transport === this.#transport) this.#onFrame(frame);
+      },
+      onClose: (cause) => {
+        if (transport === this.#transport) this.#onClose(cause);
+      },
     });
   }
 
@@ -199,14 +245,29 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#sockets.set(ROOT_CHANNEL, root);
     this.#byName.set("/", root);
     this.#connectTimer(root);
-    this.#transport.send(encodeFrame(Connect, {
+    this.#auths.set(ROOT_CHANNEL, authField(options.auth).auth);
+    this.#transport.send(this.#rootConnect(false));
+    return root;
+  }
+
+  /** The connect of `/`: asking to resume the session when `resume`. */
+  #rootConnect(resume: boolean): Uint8Array {
+    const auth = this.#auths.get(ROOT_CHANNEL);
+    const session = this.#session;
+    const stream = this.#stream;
+    return encodeFrame(Connect, {
       namespace: "/",
       channel: ROOT_CHANNEL,
       protocolVersion: PROTOCOL_VERSION,
       schemaFingerprint: this.#options.schemas.fingerprint,
-      ...authField(options.auth),
-    }));
-    return root;
+      ...(auth === undefined ? {} : { auth }),
+      // With reconnection, the count asks for a recoverable session (0 on a first connect).
+      ...(resume && session !== undefined && stream !== undefined
+        ? { sessionId: session.id, recoveryToken: session.token, received: stream.received }
+        : this.#options.reconnection === undefined
+        ? {}
+        : { received: 0 }),
+    });
   }
 
   /**
@@ -238,13 +299,20 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#sockets.set(channel, socket);
     this.#byName.set(namespace, socket);
     this.#connectTimer(socket);
-    this.#transport.send(encodeFrame(Connect, {
-      namespace,
-      channel,
-      ...(schemas === undefined ? {} : { schemaFingerprint: schemas.fingerprint }),
-      ...authField(options.auth),
-    }));
+    this.#auths.set(channel, authField(options.auth).auth);
+    this.#out(this.#namespaceConnect(socket));
     return socket;
+  }
+
+  #namespaceConnect(socket: ClientSocket<Listen, Emit>): Uint8Array {
+    const schemas = this.#channelSchemas.get(socket.channel);
+    const auth = this.#auths.get(socket.channel);
+    return encodeFrame(Connect, {
+      namespace: socket.namespace,
+      channel: socket.channel,
+      ...(schemas === undefined ? {} : { schemaFingerprint: schemas.fingerprint }),
+      ...(auth === undefined ? {} : { auth }),
+    });
   }
 
   /**
@@ -261,10 +329,21 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     graceful: boolean,
     error?: ConnectError,
   ): Promise<void> {
+    this.#reconnector?.stop();
     if (this.#state === "closed") {
       this.#timers.clear();
       // Closed already (or closing): wait until every resource is released.
       await Promise.all([this.#transport.abort(), this.#udp?.close()]);
+      return;
+    }
+    if (this.#state === "reconnecting") {
+      // The dropped connection reported its close already; a new one may be under way.
+      this.#state = "closed";
+      this.#closeReason ??= reason;
+      this.#teardownSockets(this.#closeReason, error);
+      await this.#transport.abort();
+      this.#timers.clear();
+      this.#hooks.emit("close", this.#closeReason);
       return;
     }
     const wasOpen = this.#state === "open";
@@ -286,6 +365,17 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   }
 
   #onClose(cause: TransportCloseCause): void {
+    const dropped = this.#keepOnClose || cause.type === "eof" || cause.type === "error";
+    const reconnect = this.#options.reconnection !== undefined && !this.#final;
+    if (this.#state === "open" && dropped && reconnect) {
+      return this.#lose(disconnectReasonOf(cause, "client disconnect"));
+    }
+    if (this.#state === "reconnecting") {
+      // An attempt's connection closed before its handshake: the next attempt.
+      if (this.#resumeTimer !== undefined) this.#timers.cancel(this.#resumeTimer);
+      const error = "error" in cause ? cause.error : new Error(`Closed before the handshake`);
+      return this.#reconnector?.next(error);
+    }
     let error: ConnectError | undefined;
     if (this.#state !== "closed") {
       const reason = disconnectReasonOf(cause, "client disconnect");
@@ -311,8 +401,14 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#hooks.emit("close", this.#closeReason ?? "transport close");
   }
 
-  #send(frame: Uint8Array, options: SendOptions, event?: string): DeliveryStatus {
+  #send(
+    frame: Uint8Array,
+    options: SendOptions,
+    event: string | undefined,
+    namespace: string,
+  ): DeliveryStatus {
     if (this.#state === "closed") return "closed";
+    if (this.#state === "reconnecting") return this.#keepOffline(frame, options, event, namespace);
     if (options.delivery !== "reliable") {
       const route = this.#datagrams.send(frame, options, event);
       if (route !== "tcp") return route;
@@ -321,11 +417,10 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   }
 
   #sendTcp(frame: Uint8Array, volatile: boolean, event?: string): SendStatus {
-    const transport = this.#transport;
     if (event !== undefined) {
       const id = this.#outgoing.id(event);
       if (this.#declared.add(id)) {
-        const status = transport.send(this.#outgoing.frame(id), volatile);
+        const status = this.#out(this.#outgoing.frame(id), volatile);
         if (status !== "queued") {
           // Not sent (a dropped volatile frame): declare it with the next frame that is.
           this.#declared.delete(id);
@@ -333,7 +428,130 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
         }
       }
     }
-    return transport.send(frame, volatile);
+    return this.#out(frame, volatile);
+  }
+
+  /** Sends a frame that counts in the session (all but heartbeats, acks, connect of `/`). */
+  #out(frame: Uint8Array, volatile = false): SendStatus {
+    const status = this.#transport.send(frame, volatile);
+    if (status === "queued") this.#stream?.sentFrame(frame);
+    return status;
+  }
+
+  /** Keeps an emit made while reconnecting; volatile ones are dropped. */
+  #keepOffline(
+    frame: Uint8Array,
+    options: SendOptions,
+    event: string | undefined,
+    namespace: string,
+  ): DeliveryStatus {
+    if (options.volatile || options.delivery !== "reliable") return "dropped";
+    const { maxFrames, maxBytes } = this.#options.offlineQueue;
+    if (this.#offline.length >= maxFrames || this.#offlineBytes + frame.length > maxBytes) {
+      throw new OfflineQueueFullError(namespace, `${maxFrames} emits, ${maxBytes} bytes`);
+    }
+    this.#offline.push({ frame, event, channel: frameChannel(frame) });
+    this.#offlineBytes += frame.length;
+    return "queued";
+  }
+
+  /** Sends the emits kept for a channel (or every channel) while reconnecting. */
+  #flushOffline(channel?: number): void {
+    const keep: OfflineEmit[] = [];
+    for (const kept of this.#offline) {
+      if (channel !== undefined && kept.channel !== channel) keep.push(kept);
+      else {
+        this.#offlineBytes -= kept.frame.length;
+        this.#sendTcp(kept.frame, false, kept.event);
+      }
+    }
+    this.#offline = keep;
+  }
+
+  /** The connection dropped: the sockets wait, and the reconnection loop starts. */
+  #lose(reason: DisconnectReason): void {
+    this.#state = "reconnecting";
+    this.#keepOnClose = false;
+    if (this.#tick !== undefined) this.#timers.cancel(this.#tick);
+    this.#tick = undefined;
+    void this.#udp?.close();
+    this.#udp = undefined;
+    this.#router = undefined;
+    for (const socket of this.#sockets.values()) socket.connectionLost(reason);
+    const hooks = this.#hooks;
+    this.#reconnector ??= new Reconnector(
+      new Backoff(this.#options.reconnection!),
+      this.#timers,
+      {
+        dial: (signal) => hooks.dial(signal),
+        attempt: (attempt) => hooks.emit("reconnect_attempt", attempt),
+        connected: (conn) => this.#resume(conn),
+        failed: (error) => hooks.emit("reconnect_error", error),
+        gaveUp: () => {
+          hooks.emit("reconnect_failed");
+          void this.shutdown(reason, false);
+        },
+      },
+    );
+    this.#reconnector.next();
+  }
+
+  /** An attempt connected: ask to resume the session (or for a fresh one) on it. */
+  #resume(conn: Deno.Conn): void {
+    if (this.#state !== "reconnecting") {
+      conn.close();
+      return;
+    }
+    this.#conn = conn;
+    const transport = this.#transport = this.#makeTransport(conn);
+    this.#lastHeard = performance.now();
+    this.#startTransport(transport);
+    transport.send(this.#rootConnect(this.#stream?.replayable ?? false));
+    const timeout = this.#options.connectTimeout;
+    this.#resumeTimer = this.#timers.schedule(timeout, () => {
+      if (this.#state === "reconnecting" && transport === this.#transport) void transport.abort();
+    });
+  }
+
+  /** The handshake of `/` on a new connection: the session is back, resumed or fresh. */
+  #reopened(value: HandshakeValue, info: HandshakeInfo): void {
+    if (this.#resumeTimer !== undefined) this.#timers.cancel(this.#resumeTimer);
+    this.#resumeTimer = undefined;
+    const attempts = this.#reconnector!.attempts;
+    this.#reconnector!.succeeded();
+    const recovered = value.recovered === true;
+    const root = this.#sockets.get(ROOT_CHANNEL)!;
+    if (recovered) {
+      const stream = this.#stream!;
+      const received = value.received ?? 0;
+      const replay = stream.since(received) ?? [];
+      stream.confirm(received);
+      stream.resetTold();
+      for (const frame of replay) this.#transport.send(frame);
+      this.#flushOffline();
+      for (const socket of this.#sockets.values()) {
+        socket.reopened({ ...info, namespace: socket.namespace, socketId: socket.id!, recovered });
+      }
+    } else {
+      // A fresh session: the server knows nothing of this client; every namespace connects again.
+      this.#incoming = new IncomingEventNames();
+      this.#declared = new DeclaredEventIds();
+      for (const channel of this.#draining) this.#channels.close(channel);
+      this.#draining.clear();
+      this.#rejoin(root, root.reopened({ ...info, recovered }));
+      this.#flushOffline(ROOT_CHANNEL);
+      for (const socket of this.#sockets.values()) {
+        if (socket.channel !== ROOT_CHANNEL) this.#out(this.#namespaceConnect(socket));
+      }
+      this.#hooks.emit("session_expired");
+    }
+    this.#hooks.emit("reconnect", { recovered, attempts });
+  }
+
+  /** Joins again, after a fresh session, the rooms a socket was in (with `rejoinRooms`). */
+  #rejoin(socket: ClientSocket<Listen, Emit>, rooms: string[]): void {
+    if (!this.#options.rejoinRooms) return;
+    for (const room of rooms) socket.join(room).catch((error) => this.#hooks.reportError(error));
   }
 
   // deno-lint-ignore no-explicit-any
@@ -346,7 +564,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#sockets.delete(socket.channel);
     this.#byName.delete(socket.namespace);
     this.#draining.add(socket.channel);
-    this.#transport.send(
+    this.#out(
       encodeFrame(Disconnect, { reason: "client disconnect" }, { channel: socket.channel }),
     );
     socket.teardown("client disconnect");
@@ -386,9 +604,16 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       if (this.#state !== "open") return;
       const now = performance.now();
       if (now - this.#lastHeard >= timeout) {
-        void this.shutdown("heartbeat timeout", false);
+        if (this.#options.reconnection !== undefined) {
+          // A silent server may be a dropped connection: reconnect.
+          this.#keepOnClose = true;
+          this.#closeReason = undefined;
+          void this.#transport.abort();
+        } else void this.shutdown("heartbeat timeout", false);
         return;
       }
+      const stream = this.#stream;
+      if (stream?.owesAck) this.#transport.send(stream.ackFrame());
       const maxRtt = this.#options.maxAverageRtt;
       if (maxRtt > 0 && (this.#roundTrip.smoothed ?? 0) > maxRtt) {
         void this.shutdown("high latency", true);
@@ -406,6 +631,13 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   #onFrame(frame: Frame): void {
     this.#lastHeard = performance.now();
     if (this.#state === "closed") return;
+    const stream = this.#stream;
+    if (stream !== undefined && this.#state === "open") {
+      if (frame.type === "control" && frame.schema === SessionAck) {
+        return stream.confirm((frame.value as { received: number }).received);
+      }
+      if (isCounted(frame) && stream.receivedFrame()) this.#transport.send(stream.ackFrame());
+    }
     const channel = frame.channel;
     if (this.#draining.has(channel)) {
       if (frame.type === "control" && frame.schema === Disconnect) {
@@ -415,7 +647,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       }
       return;
     }
-    if (this.#state === "connecting") {
+    if (this.#state === "connecting" || this.#state === "reconnecting") {
       if (
         frame.type !== "control" || channel !== ROOT_CHANNEL ||
         (frame.schema !== Handshake && frame.schema !== ErrorMessage)
@@ -504,7 +736,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
         return;
       }
       this.#release(target);
-      this.#transport.send(encodeFrame(Disconnect, {}, { channel }));
+      this.#out(encodeFrame(Disconnect, {}, { channel }));
       target.teardown(reason);
     } else {
       throw new ProtocolError("protocol_violation", `A server may not send ${schema.name}`);
@@ -549,16 +781,35 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       maxFrameSize: value.maxFrameSize,
     };
     if (channel === ROOT_CHANNEL) {
+      const resuming = this.#state === "reconnecting";
       this.#state = "open";
       this.#serverMaxFrameSize = Math.max(1, Math.min(value.maxFrameSize, 16 * 1024 * 1024));
       this.#heartbeat = {
         interval: Math.max(1, value.heartbeatInterval),
         timeout: Math.max(1, value.heartbeatTimeout),
       };
+      const { sessionId, recoveryToken } = value;
+      if (sessionId === undefined || recoveryToken === undefined) {
+        this.#session = this.#stream = undefined;
+      } else {
+        this.#session = { id: sessionId, token: recoveryToken };
+        if (!(resuming && value.recovered === true)) {
+          this.#stream = new SessionStream(REPLAY_LIMITS);
+        }
+      }
       this.#startHeartbeat();
       this.#openUdp(value);
+      if (resuming) {
+        this.#reopened(value, info);
+        this.#hooks.emit("handshake", socket, info);
+        return;
+      }
     }
-    socket.opened(info);
+    if (socket.reconnecting) {
+      // A namespace connected again in a fresh session.
+      this.#rejoin(socket, socket.reopened({ ...info, recovered: false }));
+      this.#flushOffline(channel);
+    } else socket.opened(info);
     this.#hooks.emit("handshake", socket, info);
   }
 
@@ -602,7 +853,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       incoming: this.#incoming,
       outgoing: this.#outgoing,
       declared: this.#declared,
-      sendTcp: (frame: Uint8Array) => this.#transport.send(frame),
+      sendTcp: (frame: Uint8Array) => this.#out(frame),
       allowRaw: this.#options.allowRaw,
       socketAt: (channel: number) => {
         if (this.#draining.has(channel)) return null;
@@ -614,6 +865,8 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
 
   #refused(value: ErrorValue): void {
     const namespace = value.namespace ?? "/";
+    // An error about `/` ends the connection on purpose: no reconnection follows.
+    if (namespace === "/") this.#final = true;
     const socket = this.#byName.get(namespace);
     const code = connectErrorCode(value.code);
     const message = value.message ?? `The server refused ${namespace} (code ${value.code})`;
@@ -625,6 +878,13 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
 
   #refusedBy(socket: ClientSocket<Listen, Emit>, code: ConnectErrorCode, message: string): void {
     const error = new ConnectError(code, socket.namespace, message);
+    if (socket.reconnecting && socket.channel !== ROOT_CHANNEL) {
+      // Refused in a fresh session: the socket is gone, and what it kept meanwhile with it.
+      this.#release(socket);
+      this.#offline = this.#offline.filter((kept) => kept.channel !== socket.channel);
+      socket.teardown("server disconnect", error);
+      return;
+    }
     if (socket.channel === ROOT_CHANNEL) {
       void this.shutdown("server disconnect", false, error);
     } else {
@@ -649,6 +909,10 @@ interface HandshakeValue {
   heartbeatInterval: number;
   heartbeatTimeout: number;
   maxFrameSize: number;
+  sessionId?: string;
+  recoveryToken?: Uint8Array;
+  recovered?: boolean;
+  received?: number;
   udpPort?: number;
   udpKey?: Uint8Array;
   udpSession?: number;
@@ -675,4 +939,18 @@ function connectErrorCode(code: number): ConnectErrorCode {
     default:
       return "protocol_violation";
   }
+}
+
+/** The channel of an encoded frame: after its length prefix and header byte. */
+function frameChannel(frame: Uint8Array): number {
+  let at = 0;
+  while (frame[at]! & 0x80) at++;
+  at += 2;
+  let channel = 0;
+  for (let shift = 0; shift < 21; shift += 7) {
+    const byte = frame[at++]!;
+    channel |= (byte & 0x7f) << shift;
+    if (byte < 0x80) break;
+  }
+  return channel;
 }

@@ -51,6 +51,23 @@ export interface GameSocketClientEvents {
    * go by UDP), `binding` when it went quiet, `failed` when it never answered.
    */
   udp_state: (state: UdpState) => void;
+  /** A reconnection attempt starts (the first is 1). */
+  reconnect_attempt: (attempt: number) => void;
+  /** A reconnection attempt failed. */
+  reconnect_error: (error: unknown) => void;
+  /**
+   * The client is back: `recovered` when the server resumed its session (same socket ids, rooms,
+   * and every reliable frame sent meanwhile, both ways), else a fresh session, in which every
+   * namespace connects again (and, with `rejoinRooms`, every room is joined again).
+   */
+  reconnect: (info: ReconnectInfo) => void;
+  /** Every reconnection attempt allowed failed; the client closes. */
+  reconnect_failed: () => void;
+  /**
+   * The session could not be resumed (its recovery window passed, the server restarted, or it
+   * could not keep every frame): the client continues in a fresh session.
+   */
+  session_expired: () => void;
   /** The connection closed; every socket disconnected with the same reason. */
   close: (reason: DisconnectReason) => void;
   /** Something failed: a handler without an `error` listener of its own, the connection. */
@@ -64,9 +81,25 @@ export const CLIENT_EVENTS: ReadonlySet<string> = new Set([
   "ping",
   "pong",
   "udp_state",
+  "reconnect_attempt",
+  "reconnect_error",
+  "reconnect",
+  "reconnect_failed",
+  "session_expired",
   "close",
   "error",
 ]);
 
-/** The client's state: before `connect`, connecting, open, or closed. */
-export type ClientState = "idle" | "connecting" | "open" | "closed";
+/** What the client's `reconnect` event tells. */
+export interface ReconnectInfo {
+  /** Whether the session was resumed (else the client is in a fresh one). */
+  readonly recovered: boolean;
+  /** The attempts it took. */
+  readonly attempts: number;
+}
+
+/**
+ * The client's state: before `connect`, connecting, open, reconnecting (the connection dropped;
+ * emits are kept until the client is back), or closed.
+ */
+export type ClientState = "idle" | "connecting" | "open" | "reconnecting" | "closed";

@@ -12,6 +12,11 @@ import {
 } from "../protocol/mod.ts";
 import { DEFAULT_ACK_TIMEOUT } from "../session/ack_tracker.ts";
 import { checkInteger, checkMaxDatagramSize, checkReplayWindow } from "../session/check_option.ts";
+import {
+  type BackoffOptions,
+  resolveBackoffOptions,
+  type ResolvedBackoffOptions,
+} from "../session/backoff.ts";
 import type { UdpFallback } from "../session/delivery.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
@@ -69,6 +74,22 @@ export interface ClientUdpOptions {
    * @default {"tcp"}
    */
   fallback?: UdpFallback;
+}
+
+/** What the client keeps of its emits while it reconnects (the `offlineQueue` option). */
+export interface OfflineQueueOptions {
+  /**
+   * The most emits kept.
+   *
+   * @default {1000}
+   */
+  maxFrames?: number;
+  /**
+   * The most bytes of emits kept.
+   *
+   * @default {1048576}
+   */
+  maxBytes?: number;
 }
 
 /** The UDP options with every default filled in. */
@@ -152,6 +173,30 @@ export interface GameSocketClientOptions {
    */
   closeTimeout?: number;
   /**
+   * Reconnection after a dropped connection: attempts spaced by an exponential backoff with
+   * jitter (`firstDelay` 500 ms, `maxDelay` 10 s, `factor` 2, `randomization` 0.5,
+   * `maxAttempts` unlimited). With a server that keeps sessions, the client resumes its own:
+   * same socket ids, rooms and everything sent meanwhile. `false` closes the client when its
+   * connection drops. A `close()` never reconnects, nor does a server's `Disconnect`.
+   *
+   * @default {true}
+   */
+  reconnection?: boolean | BackoffOptions;
+  /**
+   * The emits kept while reconnecting, sent once the session is back; past it, an emit throws
+   * (or `emitWithAck` rejects) with `OfflineQueueFullError`. Volatile emits are dropped.
+   *
+   * @default {{ maxFrames: 1000, maxBytes: 1048576 }}
+   */
+  offlineQueue?: OfflineQueueOptions;
+  /**
+   * Whether a client whose session could not be resumed (a fresh session) joins again the rooms
+   * its sockets were in.
+   *
+   * @default {true}
+   */
+  rejoinRooms?: boolean;
+  /**
    * Whether to open the UDP channel when the server offers one (`udp` in the server's options),
    * and how: `false` keeps every emit on TCP.
    *
@@ -172,11 +217,17 @@ export interface GameSocketClientOptions {
  * {@linkcode GameSocketClientOptions}, `schemas` always a registry, `tls` possibly `undefined`.
  */
 export type ResolvedClientOptions =
-  & Readonly<Required<Omit<GameSocketClientOptions, "tls" | "schemas" | "udp">>>
+  & Readonly<
+    Required<
+      Omit<GameSocketClientOptions, "tls" | "schemas" | "udp" | "reconnection" | "offlineQueue">
+    >
+  >
   & {
     readonly tls: ClientTlsOptions | undefined;
     readonly schemas: SchemaRegistry;
     readonly udp: ResolvedClientUdpOptions | undefined;
+    readonly reconnection: ResolvedBackoffOptions | undefined;
+    readonly offlineQueue: Readonly<Required<OfflineQueueOptions>>;
   };
 
 /**
@@ -193,6 +244,18 @@ export function resolveClientOptions(options: GameSocketClientOptions): Resolved
       : new SchemaRegistry(options.schemas ?? []),
     tls: options.tls,
     udp: resolveUdpOptions(options.udp),
+    reconnection: options.reconnection === false
+      ? undefined
+      : resolveBackoffOptions(options.reconnection === true ? {} : options.reconnection),
+    offlineQueue: {
+      maxFrames: checkInteger("offlineQueue.maxFrames", options.offlineQueue?.maxFrames ?? 1000, 0),
+      maxBytes: checkInteger(
+        "offlineQueue.maxBytes",
+        options.offlineQueue?.maxBytes ?? 1024 * 1024,
+        0,
+      ),
+    },
+    rejoinRooms: options.rejoinRooms ?? true,
     connectTimeout: checkInteger("connectTimeout", options.connectTimeout ?? 10000, 1),
     ackTimeout: checkInteger("ackTimeout", options.ackTimeout ?? DEFAULT_ACK_TIMEOUT, 1),
     maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),

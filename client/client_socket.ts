@@ -75,15 +75,26 @@ export interface HandshakeInfo {
   readonly heartbeatTimeout: number;
   /** The largest frame the server accepts. */
   readonly maxFrameSize: number;
+  /**
+   * After a reconnection: whether the session was resumed (same id, rooms, and everything sent
+   * meanwhile) or is a fresh one. Absent on the first handshake.
+   */
+  readonly recovered?: boolean;
 }
 
 /** The lifecycle events of a {@linkcode ClientSocket}. */
 export interface ClientSocketEvents {
-  /** The namespace's handshake arrived. */
+  /**
+   * The namespace's handshake arrived: first, and again after a reconnection (`info.recovered`
+   * says whether the session was resumed, with the same id, or is a fresh one).
+   */
   connect: (info: HandshakeInfo) => void;
   /** The server refused the namespace, or it could not be connected. */
   connect_error: (error: ConnectError) => void;
-  /** The socket left the namespace. */
+  /**
+   * The socket left the namespace, or (with reconnection) the connection dropped: emits are then
+   * kept until the client is back, and `connect` follows.
+   */
   disconnect: (reason: DisconnectReason) => void;
   /** The socket is now in a room. */
   room_joined: (room: string) => void;
@@ -141,7 +152,8 @@ export class ClientSocket<
   /** Resolves with this socket when the handshake arrives; rejects with a `ConnectError`. */
   readonly ready: Promise<this>;
   #id: string | undefined;
-  #state: "connecting" | "open" | "closed" = "connecting";
+  /** `away`: the connection dropped and the client is reconnecting. */
+  #state: "connecting" | "open" | "away" | "closed" = "connecting";
   #link: ClientLink;
   #rooms = new Set<string>();
   #joins = new Map<string, PendingJoin>();
@@ -173,9 +185,19 @@ export class ClientSocket<
     return this.#id;
   }
 
-  /** Whether the handshake has arrived and the socket has not left. */
+  /** Whether the handshake has arrived and the socket has not left (nor lost its connection). */
   get connected(): boolean {
     return this.#state === "open";
+  }
+
+  /** Emits are taken while connected and while reconnecting (kept until the client is back). */
+  protected override get sendable(): boolean {
+    return this.#state === "open" || this.#state === "away";
+  }
+
+  /** Whether the connection dropped and the client is reconnecting. */
+  get reconnecting(): boolean {
+    return this.#state === "away";
   }
 
   /** The rooms the server has said this socket is in (its own room not included). */
@@ -290,6 +312,33 @@ export class ClientSocket<
     this.emitLifecycle("connect", info);
   }
 
+  /**
+   * The connection dropped; the client reconnects.
+   *
+   * @ignore
+   */
+  connectionLost(reason: DisconnectReason): void {
+    if (this.#state !== "open") return;
+    this.#state = "away";
+    this.emitLifecycle("disconnect", reason);
+  }
+
+  /**
+   * The session is back: resumed (same id, same rooms) or fresh (a new id, no rooms yet; the
+   * rooms it was in are returned, for joining again).
+   *
+   * @ignore
+   */
+  reopened(info: HandshakeInfo): string[] {
+    if (this.#state !== "away") return [];
+    const rooms = info.recovered ? [] : [...this.#rooms];
+    if (!info.recovered) this.#rooms.clear();
+    this.#state = "open";
+    this.#id = info.socketId;
+    this.emitLifecycle("connect", info);
+    return rooms;
+  }
+
   /** @ignore */
   refused(error: ConnectError): void {
     if (this.#state !== "connecting") return;
@@ -301,6 +350,8 @@ export class ClientSocket<
   /** @ignore */
   teardown(reason: DisconnectReason, connectError?: ConnectError): void {
     if (this.#state === "closed") return;
+    // Reconnecting failed: the socket is gone, as its `disconnect` told when the connection dropped.
+    const told = this.#state === "away";
     if (this.#state === "connecting") {
       return this.refused(
         connectError ?? new ConnectError(
@@ -319,7 +370,7 @@ export class ClientSocket<
     }
     this.#joins.clear();
     this.#leaves.clear();
-    this.emitLifecycle("disconnect", reason);
+    if (!told) this.emitLifecycle("disconnect", reason);
   }
 
   /** @ignore */

@@ -207,6 +207,7 @@ export class GameSocketClient<
         emit: (event, ...args) => void this.#listeners.emit(event, ...args),
         reportError: (error) => this.#reportError(error),
         close: () => void this.close(),
+        dial: (signal) => openConnection(hostname, port, this.options.tls, signal),
       },
     );
     connection.start();

@@ -23,6 +23,7 @@ export const BUILTIN_SCHEMAS: SchemaRegistry = new SchemaRegistry([
   sockets.EventName,
   sockets.Event,
   sockets.Ack,
+  sockets.SessionAck,
   rooms.RoomJoin,
   rooms.RoomJoinError,
   rooms.RoomLeave,

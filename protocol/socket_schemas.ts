@@ -37,12 +37,14 @@ export const connectFields = {
   auth: { id: 4, type: "bytes", optional: true },
   sessionId: { id: 5, type: "string", optional: true },
   recoveryToken: { id: 6, type: "bytes", optional: true },
+  received: { id: 7, type: "varuint", optional: true },
 } as const satisfies FieldDefinitions;
 
 /**
  * Client → server, on channel 0: open `namespace` on `channel`. The first connect of a connection
  * (to "/", channel 0) carries the protocol version and schema fingerprint; `auth` is the
- * application's credentials; `sessionId` and `recoveryToken` ask to resume a session.
+ * application's credentials; `sessionId` and `recoveryToken` ask to resume a session, of whose
+ * frames the client has `received` so many.
  */
 export const Connect: Schema<SchemaValue<typeof connectFields>> = defineSchema({
   name: "Connect",
@@ -67,20 +69,40 @@ export const handshakeFields = {
   udpPort: { id: 11, type: "uint16", optional: true },
   udpKey: { id: 12, type: "bytes", optional: true },
   udpSession: { id: 13, type: "uint32", optional: true },
+  received: { id: 14, type: "varuint", optional: true },
 } as const satisfies FieldDefinitions;
 
 /**
  * Server → client, on the new channel: the namespace is open. Intervals are in milliseconds;
  * `maxFrameSize` is the largest frame the server accepts. Session, recovery and UDP fields are
- * present when those features are on: `udpPort` (0 for "the port number of the TCP port you
+ * present when those features are on, on the handshake of `/` only: `sessionId` and
+ * `recoveryToken` (the secret that resumes the session, fresh on every handshake of `/`),
+ * `recovered` (whether this connection resumed one) and `received` (how many of the client's
+ * counted frames the server has); `udpPort` (0 for "the port number of the TCP port you
  * reached"), `udpKey` (the session's datagram key) and `udpSession` (the session id datagrams
- * carry), on the handshake of `/` only.
+ * carry).
  */
 export const Handshake: Schema<SchemaValue<typeof handshakeFields>> = defineSchema({
   name: "Handshake",
   code: 1,
   version: 0,
   fields: handshakeFields,
+});
+
+/** Fields of {@linkcode SessionAck}. */
+export const sessionAckFields = {
+  received: { id: 0, type: "varuint" },
+} as const satisfies FieldDefinitions;
+
+/**
+ * Either way, on channel 0, with session recovery: the sender has received `received` of the
+ * session's counted frames so far, so the peer may forget them.
+ */
+export const SessionAck: Schema<SchemaValue<typeof sessionAckFields>> = defineSchema({
+  name: "SessionAck",
+  code: 9,
+  version: 0,
+  fields: sessionAckFields,
 });
 
 /** Fields of {@linkcode Disconnect}. */

@@ -4,7 +4,6 @@
  * @module
  */
 
-import type { SchemaRegistry } from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
@@ -25,6 +24,7 @@ import {
 } from "./server_options.ts";
 import type { ServerSocket } from "./server_socket.ts";
 import { ServerUdp } from "./server_udp.ts";
+import { RecoverableSessions } from "../session/recoverable_sessions.ts";
 
 /** The events of a {@linkcode GameSocketServer}. */
 export interface GameSocketServerEvents<Socket> {
@@ -42,6 +42,11 @@ export interface GameSocketServerEvents<Socket> {
    * changed (NAT rebinding). From now on `unreliable` and `sequenced` emits reach it by UDP.
    */
   udp_bound: (socket: Socket, info: UdpBoundInfo) => void;
+  /**
+   * A session whose connection dropped ended without its client's return (the recovery window
+   * passed, or the server closed): its sockets have left (`expired`).
+   */
+  session_expired: (info: { readonly sessionId: string }) => void;
   /** A handler failed and nothing closer listens for its errors. */
   error: (error: unknown) => void;
   /** The server closed. */
@@ -53,6 +58,7 @@ const EVENTS = new Set([
   "namespace",
   "connection_closed",
   "udp_bound",
+  "session_expired",
   "error",
   "close",
 ]);
@@ -122,6 +128,8 @@ export class GameSocketServer<
   #timers: TimerQueue;
   #flusher: FlushScheduler;
   #udp: ServerUdp | undefined;
+  /** Sessions whose connection dropped, waiting for their clients (with session recovery). */
+  #kept: RecoverableSessions<ServerConnection> | undefined;
   #state: "new" | "listening" | "closing" | "closed" = "new";
   #stats: ServerStats = {
     connections: 0,
@@ -140,6 +148,8 @@ export class GameSocketServer<
    */
   constructor(options: GameSocketServerOptions = {}) {
     this.options = resolveServerOptions(options);
+    const recovery = this.options.recovery;
+    if (recovery !== undefined) this.#kept = new RecoverableSessions(recovery.window);
     this.#listeners = new Listeners((error, event) => {
       if (event === "error") console.error(error);
       else this.#reportError(error);
@@ -195,6 +205,26 @@ export class GameSocketServer<
           "connection_closed",
           error === undefined ? { address, reason } : { address, reason, error },
         );
+      },
+      keepSession: (session, id, token) => this.#kept?.keep(id, session, token),
+      claimSession: (id, token, received) => {
+        const claim = this.#kept?.claim(id, token);
+        if (claim === undefined || !claim.ok) return undefined;
+        if (claim.session.canResume(received)) return claim.session;
+        claim.session.expire();
+        return undefined;
+      },
+      connectionResumed: (connection, session) => {
+        this.#connections.delete(connection);
+        this.#pending.delete(connection);
+        this.#connections.add(session);
+        this.#stats.connections = this.#connections.size;
+      },
+      forgetSession: (session) => {
+        if (session.sessionId !== undefined) this.#kept?.forget(session.sessionId);
+      },
+      sessionExpired: (session) => {
+        this.#listeners.emit("session_expired", { sessionId: session.sessionId! });
       },
     };
     this.#namespaces.set("/", new Namespace("/", this.#core));
@@ -394,6 +424,7 @@ export class GameSocketServer<
     await this.#accepting;
     const closing = [...this.#connections].map((c) => c.close("server shutting down"));
     await Promise.all(closing);
+    for (const session of this.#kept?.drain() ?? []) session.expire();
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
     this.#timers.clear();
     if (this.#flusher instanceof FlushTicker) this.#flusher.stop();
@@ -430,12 +461,8 @@ export class GameSocketServer<
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
       this.#stats.accepted++;
       const transport: StreamTransport = new StreamTransport(conn, {
-        decode: {
-          schemas: this.options.schemas,
-          // Called for frames that arrive after `connection` below is made.
-          channelSchemas: (channel): SchemaRegistry | undefined => connection.schemasOf(channel),
-          maxFrameSize: this.options.maxFrameSize,
-        },
+        // Message frames on a channel resolve against the handling connection's `schemasOf`.
+        decode: { schemas: this.options.schemas, maxFrameSize: this.options.maxFrameSize },
         sendQueueLimit: this.options.sendQueueLimit,
         readBufferSize: this.options.readBufferSize,
         secure,
@@ -461,6 +488,7 @@ export class GameSocketServer<
     const sweep = () => {
       const now = performance.now();
       for (const connection of this.#connections) connection.tick(now);
+      for (const session of this.#kept?.expire() ?? []) session.expire();
       if (this.#state === "listening") this.#sweep = this.#timers.schedule(every, sweep);
     };
     this.#sweep = this.#timers.schedule(every, sweep);

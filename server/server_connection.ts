@@ -27,6 +27,7 @@ import {
   RoomLeave,
   ROOT_CHANNEL,
   type SchemaRegistry,
+  SessionAck,
 } from "../protocol/mod.ts";
 import type { DeliveryStatus, SendOptions, UdpStats } from "../session/delivery.ts";
 import { DatagramRouter } from "../session/datagram_router.ts";
@@ -44,16 +45,22 @@ import type {
 import type { BroadcastPacket } from "./adapter.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import { ServerSocket } from "./server_socket.ts";
+import { newRecoveryToken } from "../session/recoverable_sessions.ts";
+import { isCounted, SessionStream } from "../session/session_stream.ts";
+import { randomSocketId } from "../session/socket_id.ts";
 import type { UdpSession, UdpSessionOwner } from "./server_udp.ts";
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
 
-/** The connection's state: waiting for its first connect, open, or closed. */
-type State = "handshake" | "open" | "closed";
+/**
+ * The connection's state: waiting for its first connect, open, away (the connection dropped and
+ * the session waits for its client to resume it), or closed.
+ */
+type State = "handshake" | "open" | "away" | "closed";
 
 /** A client connection, as the server sees it. */
 export class ServerConnection implements UdpSessionOwner {
-  readonly transport: Transport;
+  #transport: Transport;
   readonly channels: ChannelTable = new ChannelTable();
   readonly roundTrip: RoundTrip = new RoundTrip();
   #core: ServerCore;
@@ -74,6 +81,10 @@ export class ServerConnection implements UdpSessionOwner {
   #closeReason: DisconnectReason | undefined;
   #udp: UdpSession | undefined;
   #router: DatagramRouter | undefined;
+  /** With session recovery: the session's id, its current token, and its counted frames. */
+  #session: { readonly id: string; token: Uint8Array; readonly stream: SessionStream } | undefined;
+  /** Whether the transport's close should keep the session (a heartbeat timeout). */
+  #keepOnClose = false;
 
   /**
    * Wraps an accepted connection's transport and starts reading.
@@ -83,8 +94,18 @@ export class ServerConnection implements UdpSessionOwner {
    */
   constructor(core: ServerCore, transport: Transport) {
     this.#core = core;
-    this.transport = transport;
+    this.#transport = transport;
     transport.start(this);
+  }
+
+  /** The connection's current transport (a resumed session has its client's new one). */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** The session's id, with session recovery. */
+  get sessionId(): string | undefined {
+    return this.#session?.id;
   }
 
   /**
@@ -154,8 +175,17 @@ export class ServerConnection implements UdpSessionOwner {
     }
     if (this.#state !== "open") return;
     if (now - this.#lastHeard >= options.heartbeatTimeout) {
-      this.close("heartbeat timeout", false);
-    } else if (options.idleTimeout > 0 && now - this.#lastActive >= options.idleTimeout) {
+      // A silent client may come back: its session waits for it, when it can.
+      if (this.#session?.stream.replayable) {
+        this.#keepOnClose = true;
+        this.#closeReason = "heartbeat timeout";
+        void this.#transport.abort();
+      } else this.close("heartbeat timeout", false);
+      return;
+    }
+    const stream = this.#session?.stream;
+    if (stream?.owesAck) this.#transport.send(stream.ackFrame());
+    if (options.idleTimeout > 0 && now - this.#lastActive >= options.idleTimeout) {
       this.close("idle timeout");
     } else if (
       options.maxAverageRtt > 0 && (this.roundTrip.smoothed ?? 0) > options.maxAverageRtt
@@ -163,7 +193,7 @@ export class ServerConnection implements UdpSessionOwner {
       this.close("high latency");
     } else if (now - this.#lastPing >= options.heartbeatInterval) {
       this.#lastPing = now;
-      this.transport.send(encodeFrame(Ping, { timestamp: heartbeatClock() }));
+      this.#transport.send(encodeFrame(Ping, { timestamp: heartbeatClock() }));
     }
   }
 
@@ -184,6 +214,8 @@ export class ServerConnection implements UdpSessionOwner {
    */
   send(frame: Uint8Array, options: SendOptions, event?: string): DeliveryStatus {
     if (options.delivery !== "reliable") {
+      // An unreliable frame is not kept for a client that is away.
+      if (this.#state === "away") return "dropped";
       const route = this.#datagrams.send(frame, options, event);
       if (route !== "tcp") return route;
     }
@@ -195,7 +227,7 @@ export class ServerConnection implements UdpSessionOwner {
       const names = this.#core.eventNames;
       const id = names.id(event);
       if (this.#declared.add(id)) {
-        const status = this.transport.send(names.frame(id), volatile);
+        const status = this.#out(names.frame(id), volatile);
         if (status !== "queued") {
           // Not sent (a dropped volatile frame): declare it with the next frame that is.
           this.#declared.delete(id);
@@ -203,7 +235,24 @@ export class ServerConnection implements UdpSessionOwner {
         }
       }
     }
-    return this.transport.send(frame, volatile);
+    return this.#out(frame, volatile);
+  }
+
+  /**
+   * Sends a frame that counts in the session (every frame but heartbeats, acks, and the frames
+   * that open and end the connection). While the session is away, it is kept for the client's
+   * return; volatile frames are dropped then.
+   */
+  #out(frame: Uint8Array, volatile = false): SendStatus {
+    const stream = this.#session?.stream;
+    if (this.#state === "away") {
+      if (volatile) return "dropped";
+      stream!.sentFrame(frame);
+      return "queued";
+    }
+    const status = this.#transport.send(frame, volatile);
+    if (status === "queued") stream?.sentFrame(frame);
+    return status;
   }
 
   /**
@@ -231,7 +280,7 @@ export class ServerConnection implements UdpSessionOwner {
       void this.close(reason);
       return;
     }
-    this.transport.send(encodeFrame(Disconnect, { reason }, { channel: socket.channel }));
+    this.#out(encodeFrame(Disconnect, { reason }, { channel: socket.channel }));
     this.#removeSocket(socket.channel);
     (this.#draining ??= new Set()).add(socket.channel);
     socket.teardown(reason);
@@ -247,17 +296,34 @@ export class ServerConnection implements UdpSessionOwner {
    */
   close(reason: DisconnectReason, graceful = true): Promise<void> {
     this.#endUdp();
+    if (this.#state === "away") {
+      // The session waits for a client that is gone: it ends now.
+      this.#core.forgetSession(this);
+      this.expire();
+      return Promise.resolve();
+    }
     if (this.#state !== "closed") {
       this.#closeReason = reason;
       const wasOpen = this.#state === "open";
       this.#state = "closed";
-      if (graceful && wasOpen) this.transport.send(encodeFrame(Disconnect, { reason }));
+      if (graceful && wasOpen) this.#transport.send(encodeFrame(Disconnect, { reason }));
       this.#teardownSockets(reason);
       return graceful
-        ? this.transport.close(this.#core.options.closeTimeout)
-        : this.transport.abort();
+        ? this.#transport.close(this.#core.options.closeTimeout)
+        : this.#transport.abort();
     }
-    return this.transport.abort();
+    return this.#transport.abort();
+  }
+
+  /**
+   * Ends a session that waited for its client in vain (the window passed, its frames could not
+   * all be kept, or the server closes): its sockets leave (`expired`).
+   */
+  expire(): void {
+    if (this.#state !== "away") return;
+    this.#state = "closed";
+    this.#teardownSockets("transport close");
+    this.#core.sessionExpired(this);
   }
 
   #teardownSockets(reason: DisconnectReason): void {
@@ -277,7 +343,14 @@ export class ServerConnection implements UdpSessionOwner {
   onClose(cause: TransportCloseCause): void {
     this.#endUdp();
     const reason = this.#closeReason ?? disconnectReasonOf(cause, "server disconnect");
-    if (this.#state !== "closed") {
+    const lost = this.#keepOnClose || cause.type === "eof" || cause.type === "error";
+    if (this.#state === "open" && lost && this.#session?.stream.replayable) {
+      // The client may come back: the session waits for it.
+      this.#state = "away";
+      this.#core.keepSession(this, this.#session.id, this.#session.token);
+      const keepRooms = this.#core.options.recovery?.keepRooms ?? true;
+      for (const socket of this.#sockets()) socket.connectionLost(reason, keepRooms);
+    } else if (this.#state !== "closed" && this.#state !== "away") {
       this.#state = "closed";
       this.#closeReason = reason;
       this.#teardownSockets(reason);
@@ -293,14 +366,21 @@ export class ServerConnection implements UdpSessionOwner {
    */
   onFrame(frame: Frame): void {
     this.#lastHeard = performance.now();
-    if (this.#state === "closed") return;
+    if (this.#state === "closed" || this.#state === "away") return;
     if (this.#state === "handshake") return this.#firstFrame(frame);
+    const stream = this.#session?.stream;
+    if (stream !== undefined) {
+      if (frame.type === "control" && frame.schema === SessionAck) {
+        return stream.confirm((frame.value as { received: number }).received);
+      }
+      if (isCounted(frame) && stream.receivedFrame()) this.#transport.send(stream.ackFrame());
+    }
     const channel = frame.channel;
     if (frame.type === "control") {
       const schema = frame.schema;
       if (channel === ROOT_CHANNEL) {
         if (schema === Ping) {
-          this.transport.send(encodeFrame(Pong, frame.value as { timestamp: number }));
+          this.#transport.send(encodeFrame(Pong, frame.value as { timestamp: number }));
           return;
         }
         if (schema === Pong) {
@@ -351,7 +431,7 @@ export class ServerConnection implements UdpSessionOwner {
         }
         this.#removeSocket(channel);
         this.#freeChannel(channel);
-        this.transport.send(encodeFrame(Disconnect, {}, { channel }));
+        this.#out(encodeFrame(Disconnect, {}, { channel }));
         socket.teardown("client disconnect");
       } else {
         throw new ProtocolError(
@@ -402,7 +482,7 @@ export class ServerConnection implements UdpSessionOwner {
       incoming: this.#incoming,
       outgoing: this.#core.eventNames,
       declared: this.#declared,
-      sendTcp: (frame: Uint8Array) => this.transport.send(frame),
+      sendTcp: (frame: Uint8Array) => this.#out(frame),
       allowRaw: this.#core.options.allowRaw,
       socketAt: (channel: number, frame: Frame) => {
         if (this.#draining?.has(channel)) return null;
@@ -472,22 +552,42 @@ export class ServerConnection implements UdpSessionOwner {
         }`,
       );
     }
+    if (value.sessionId !== undefined && value.recoveryToken !== undefined) {
+      const session = core.claimSession(value.sessionId, value.recoveryToken, value.received ?? 0);
+      if (session !== undefined) {
+        // This connection resumes that session and is done.
+        this.#state = "closed";
+        session.resume(this.#transport, value.received ?? 0);
+        core.connectionResumed(this, session);
+        return;
+      }
+    }
     this.#state = "open";
     this.#rootFingerprint = fingerprint;
     this.#lastActive = this.#lastPing = performance.now();
+    // A client asks for a recoverable session by sending its count (0) with its first connect;
+    // one that does not (an older or simpler client) never hears of sessions.
+    const recovery = core.options.recovery;
+    if (recovery !== undefined && value.received !== undefined) {
+      this.#session = {
+        id: randomSocketId(),
+        token: newRecoveryToken(),
+        stream: new SessionStream({ maxFrames: recovery.maxFrames, maxBytes: recovery.maxBytes }),
+      };
+    }
     this.#udp = core.udp?.open(this);
     core.connectionOpened(this);
     this.#connect(value);
   }
 
   #refuseConnection(code: ErrorCode, message: string): void {
-    this.transport.send(encodeFrame(ErrorMessage, { code, message, namespace: "/" }));
+    this.#transport.send(encodeFrame(ErrorMessage, { code, message, namespace: "/" }));
     this.#state = "closed";
-    void this.transport.close(this.#core.options.closeTimeout);
+    void this.#transport.close(this.#core.options.closeTimeout);
   }
 
   #refuse(code: ErrorCode, namespace: string, message: string): void {
-    this.transport.send(encodeFrame(ErrorMessage, { code, message, namespace }));
+    this.#out(encodeFrame(ErrorMessage, { code, message, namespace }));
   }
 
   #connect(value: ConnectValue): void {
@@ -532,26 +632,88 @@ export class ServerConnection implements UdpSessionOwner {
       (this.#schemas ??= new Map()).set(channel, nsp.schemas);
     }
     const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), {
-      address: this.transport.remoteAddress,
-      secure: this.transport.secure,
+      address: this.#transport.remoteAddress,
+      secure: this.#transport.secure,
       auth,
       time: new Date(),
     });
     if (channel === ROOT_CHANNEL) this.#root = socket;
     else (this.#others ??= new Map()).set(channel, socket);
-    const options = core.options;
-    this.transport.send(encodeFrame(Handshake, {
-      namespace: name,
-      channel,
+    if (channel === ROOT_CHANNEL) this.#transport.send(this.#rootHandshake(false));
+    else this.#out(this.#handshake(socket));
+    nsp.add(socket);
+  }
+
+  /** The `Handshake` of a socket's namespace. */
+  #handshake(socket: AnyServerSocket, more: Partial<HandshakeValue> = {}): Uint8Array {
+    const options = this.#core.options;
+    return encodeFrame(Handshake, {
+      namespace: socket.nsp.name,
+      channel: socket.channel,
       socketId: socket.id,
       protocolVersion: PROTOCOL_VERSION,
-      schemaFingerprint: nsp.schemas.fingerprint,
+      schemaFingerprint: socket.nsp.schemas.fingerprint,
       heartbeatInterval: options.heartbeatInterval,
       heartbeatTimeout: options.heartbeatTimeout,
       maxFrameSize: options.maxFrameSize,
-      ...(channel === ROOT_CHANNEL ? this.#udpHandshake() : {}),
-    }, { channel }));
-    nsp.add(socket);
+      ...more,
+    }, { channel: socket.channel });
+  }
+
+  /** The `Handshake` of `/`, with the session's and the UDP path's fields. */
+  #rootHandshake(recovered: boolean): Uint8Array {
+    const session = this.#session;
+    return this.#handshake(this.#root!, {
+      ...(session === undefined ? {} : {
+        sessionId: session.id,
+        recoveryToken: session.token,
+        recovered,
+        received: session.stream.received,
+      }),
+      ...this.#udpHandshake(),
+    });
+  }
+
+  /**
+   * A client resumed this session on a new connection: the connection is handed over to the
+   * session, the client learns how many of its frames arrived, and gets again every frame it
+   * has not (`received` is its count).
+   *
+   * @param transport The new connection.
+   * @param received How many of the session's frames the client had.
+   */
+  resume(transport: Transport, received: number): void {
+    const session = this.#session!;
+    const replay = session.stream.since(received)!;
+    session.stream.confirm(received);
+    session.token = newRecoveryToken();
+    this.#transport = transport;
+    transport.handOver(this);
+    this.#state = "open";
+    this.#keepOnClose = false;
+    this.#closeReason = undefined;
+    this.#lastHeard = this.#lastActive = this.#lastPing = performance.now();
+    this.#udp = this.#core.udp?.open(this);
+    transport.send(this.#rootHandshake(true));
+    session.stream.resetTold();
+    for (const frame of replay) transport.send(frame);
+    for (const socket of this.#sockets()) socket.recovered();
+  }
+
+  /**
+   * Whether a client that has `received` of the session's frames can resume it: every frame it
+   * lacks is still kept.
+   *
+   * @param received The client's count.
+   */
+  canResume(received: number): boolean {
+    return this.#state === "away" && this.#session?.stream.since(received) !== undefined;
+  }
+
+  #sockets(): AnyServerSocket[] {
+    const sockets = [...this.#others?.values() ?? []];
+    if (this.#root !== undefined) sockets.unshift(this.#root);
+    return sockets;
   }
 }
 
@@ -568,6 +730,20 @@ interface ConnectValue {
   protocolVersion?: number;
   schemaFingerprint?: string;
   auth?: Uint8Array;
+  sessionId?: string;
+  recoveryToken?: Uint8Array;
+  received?: number;
+}
+
+/** The optional fields of a `Handshake`. */
+interface HandshakeValue {
+  sessionId: string;
+  recoveryToken: Uint8Array;
+  recovered: boolean;
+  received: number;
+  udpPort: number;
+  udpKey: Uint8Array;
+  udpSession: number;
 }
 
 interface EventValue {

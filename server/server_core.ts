@@ -80,4 +80,25 @@ export interface ServerCore {
   connectionOpened(connection: ServerConnection): void;
   /** A connection closed and released its resources. */
   connectionClosed(connection: ServerConnection, reason: DisconnectReason, error?: Error): void;
+  /**
+   * A connection's client dropped and its session waits for it, within the recovery window.
+   *
+   * @param session The connection (its session).
+   * @param id The session id.
+   * @param token The recovery token the client holds.
+   */
+  keepSession(session: ServerConnection, id: string, token: Uint8Array): void;
+  /**
+   * A new connection asks to resume a session.
+   *
+   * @returns The session, when the token is its own, its window has not passed and it still
+   *   keeps every frame the client lacks; else `undefined` (the client gets a fresh session).
+   */
+  claimSession(id: string, token: Uint8Array, received: number): ServerConnection | undefined;
+  /** A new connection handed itself over to the session it resumed. */
+  connectionResumed(connection: ServerConnection, session: ServerConnection): void;
+  /** A session that waited ended otherwise (closed by the server); it is no longer kept. */
+  forgetSession(session: ServerConnection): void;
+  /** A session ended without its client's return. */
+  sessionExpired(session: ServerConnection): void;
 }

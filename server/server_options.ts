@@ -97,6 +97,40 @@ export interface ResolvedUdpOptions {
   readonly fallback: UdpFallback;
 }
 
+/** Session recovery (the `recovery` option). Every one has a default. */
+export interface RecoveryOptions {
+  /**
+   * Milliseconds a session is kept after its connection dropped, for its client to come back
+   * with its recovery token.
+   *
+   * @default {30000}
+   */
+  window?: number;
+  /**
+   * The most frames sent to a session and not yet confirmed by its client that are kept for
+   * replay; past it (or `maxBytes`), the session can no longer be recovered.
+   *
+   * @default {4096}
+   */
+  maxFrames?: number;
+  /**
+   * The most bytes of such frames kept. Broadcast frames are shared, not copied, but count for
+   * each session.
+   *
+   * @default {1048576}
+   */
+  maxBytes?: number;
+  /**
+   * Whether a session waiting for its client keeps its rooms (so it misses nothing sent to them).
+   *
+   * @default {true}
+   */
+  keepRooms?: boolean;
+}
+
+/** The recovery options with every default filled in. */
+export type ResolvedRecoveryOptions = Readonly<Required<RecoveryOptions>>;
+
 /** Options of `GameSocketServer`. Every one has a default. */
 export interface GameSocketServerOptions {
   /**
@@ -111,6 +145,14 @@ export interface GameSocketServerOptions {
    * @default {"0.0.0.0"}
    */
   hostname?: string;
+  /**
+   * Session recovery: a client whose connection drops can come back within the window and find
+   * its sockets, rooms and `data` as they were, with every reliable frame sent meanwhile. `false`
+   * turns it off (a dropped connection ends its sessions at once).
+   *
+   * @default {true (the defaults of RecoveryOptions)}
+   */
+  recovery?: boolean | RecoveryOptions;
   /**
    * A UDP channel beside TCP, for `unreliable` and `sequenced` emits: `true` for the defaults,
    * or its options. Clients learn its port and their session key in the handshake.
@@ -255,11 +297,12 @@ export interface GameSocketServerOptions {
  * {@linkcode GameSocketServerOptions}, `schemas` always a registry, `tls` possibly `undefined`.
  */
 export type ResolvedServerOptions =
-  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp">>>
+  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp" | "recovery">>>
   & {
     readonly tls: TlsOptions | undefined;
     readonly schemas: SchemaRegistry;
     readonly udp: ResolvedUdpOptions | undefined;
+    readonly recovery: ResolvedRecoveryOptions | undefined;
   };
 
 /**
@@ -278,6 +321,7 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     hostname: options.hostname ?? "0.0.0.0",
     tls: options.tls,
     udp: resolveUdpOptions(options.udp),
+    recovery: resolveRecoveryOptions(options.recovery),
     schemas,
     maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
     heartbeatInterval: checkInteger("heartbeatInterval", options.heartbeatInterval ?? 5000, 1),
@@ -325,5 +369,18 @@ function resolveUdpOptions(
     maxDatagramSize: checkMaxDatagramSize(options.maxDatagramSize),
     replayWindow: checkReplayWindow(options.replayWindow),
     fallback,
+  };
+}
+
+function resolveRecoveryOptions(
+  recovery: boolean | RecoveryOptions | undefined,
+): ResolvedRecoveryOptions | undefined {
+  if (recovery === false) return undefined;
+  const options = recovery === undefined || recovery === true ? {} : recovery;
+  return {
+    window: checkInteger("recovery.window", options.window ?? 30_000, 1),
+    maxFrames: checkInteger("recovery.maxFrames", options.maxFrames ?? 4096, 1),
+    maxBytes: checkInteger("recovery.maxBytes", options.maxBytes ?? 1024 * 1024, 1),
+    keepRooms: options.keepRooms ?? true,
   };
 }

@@ -55,15 +55,32 @@ export interface SocketStats {
 export interface ServerSocketEvents {
   /** The socket is leaving; its rooms are still readable. */
   disconnecting: (reason: DisconnectReason) => void;
-  /** The socket has left. */
+  /**
+   * The socket has left, or (with session recovery) its connection dropped: the session is then
+   * kept for the recovery window, with its rooms, and emits to it are kept for the client.
+   */
   disconnect: (reason: DisconnectReason) => void;
+  /** The client came back within the recovery window: the socket is connected again. */
+  recover: () => void;
+  /**
+   * The session ended without the client's return (the recovery window passed, or the server
+   * closed): the socket has left for good.
+   */
+  expired: () => void;
   /** A handler of this socket failed. */
   error: (error: unknown) => void;
   /** A raw frame arrived on the socket's channel (with `allowRaw`). */
   raw: (data: Uint8Array) => void;
 }
 
-const LIFECYCLE: ReadonlySet<string> = new Set(["disconnecting", "disconnect", "error", "raw"]);
+const LIFECYCLE: ReadonlySet<string> = new Set([
+  "disconnecting",
+  "disconnect",
+  "recover",
+  "expired",
+  "error",
+  "raw",
+]);
 
 /**
  * A client's socket in one namespace. Each connection has one per namespace it connected; each
@@ -90,6 +107,8 @@ export class ServerSocket<
   #connection: ServerConnection;
   #core: ServerCore;
   #connected = true;
+  /** Whether the connection dropped and the session waits for the client to come back. */
+  #away = false;
   #bytesIn = 0;
   #bytesOut = 0;
   #framesIn = 0;
@@ -121,8 +140,18 @@ export class ServerSocket<
     return this.#connection;
   }
 
-  /** Whether the socket is connected. */
+  /** Whether the socket is connected (false while its session waits for the client to return). */
   get connected(): boolean {
+    return this.#connected && !this.#away;
+  }
+
+  /** Whether the connection dropped and the session waits, within the recovery window. */
+  get recovering(): boolean {
+    return this.#away;
+  }
+
+  /** Emits are taken while connected and while recovering (kept for the client's return). */
+  protected override get sendable(): boolean {
     return this.#connected;
   }
 
@@ -257,9 +286,45 @@ export class ServerSocket<
     this.deliverControl(encodeFrame(RoomLeft, { room }, { channel: this.channel }));
   }
 
+  /**
+   * The connection dropped and the session is kept: the socket stays in its namespace (and its
+   * rooms, unless `keepRooms` is off) until it recovers or expires.
+   *
+   * @ignore
+   */
+  connectionLost(reason: DisconnectReason, keepRooms: boolean): void {
+    if (!this.#connected || this.#away) return;
+    this.#away = true;
+    if (!keepRooms) {
+      for (const room of [...this.nsp.adapter.socketRooms(this.id)]) {
+        if (room !== this.id) this.nsp.leaveRoom(this, room, false);
+      }
+    }
+    this.emitLifecycle("disconnect", reason);
+  }
+
+  /** @ignore */
+  recovered(): void {
+    if (!this.#away) return;
+    this.#away = false;
+    this.emitLifecycle("recover");
+  }
+
+  /** @ignore */
+  expire(): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    this.#away = false;
+    this.nsp.remove(this);
+    this.failAcks(new SocketClosedError(this.nsp.name));
+    this.emitLifecycle("expired");
+  }
+
   /** @ignore */
   teardown(reason: DisconnectReason): void {
     if (!this.#connected) return;
+    // A socket whose session was waiting for its client ends as an expired one.
+    if (this.#away) return this.expire();
     this.emitLifecycle("disconnecting", reason);
     this.#connected = false;
     this.nsp.remove(this);

@@ -163,3 +163,24 @@ export class DatagramTooLargeError extends RangeError {
     this.limit = limit;
   }
 }
+
+/**
+ * An emit while the client reconnects found its offline queue full (`offlineQueue` option):
+ * the event was not kept. Volatile emits are dropped instead, without an error.
+ */
+export class OfflineQueueFullError extends Error {
+  /** The namespace of the socket that emitted. */
+  readonly namespace: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param namespace The socket's namespace.
+   * @param limit The queue's limit, for the message.
+   */
+  constructor(namespace: string, limit: string) {
+    super(`The client is reconnecting and its offline queue is full (${limit})`);
+    this.name = "OfflineQueueFullError";
+    this.namespace = namespace;
+  }
+}

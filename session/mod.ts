@@ -28,6 +28,7 @@ export {
   DatagramTooLargeError,
   JoinError,
   type JoinErrorCode,
+  OfflineQueueFullError,
   SocketClosedError,
 } from "./errors.ts";
 export {

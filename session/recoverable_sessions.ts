@@ -93,13 +93,31 @@ export class RecoverableSessions<S> {
   claim(id: string, token: Uint8Array): ClaimResult<S> {
     const kept = this.#kept.get(id);
     if (kept === undefined) return { ok: false, reason: "unknown" };
-    if (this.#clock() >= kept.until) {
-      this.#kept.delete(id);
-      return { ok: false, reason: "expired" };
-    }
+    // An expired session stays for `expire()`, which hands it back for its ending.
+    if (this.#clock() >= kept.until) return { ok: false, reason: "expired" };
     if (!sameToken(kept.token, token)) return { ok: false, reason: "refused" };
     this.#kept.delete(id);
     return { ok: true, session: kept.session };
+  }
+
+  /**
+   * Removes a session (it ended otherwise).
+   *
+   * @param id The session id.
+   */
+  forget(id: string): void {
+    this.#kept.delete(id);
+  }
+
+  /**
+   * Removes every session, for a server that closes.
+   *
+   * @returns Them.
+   */
+  drain(): S[] {
+    const all = [...this.#kept.values()].map((kept) => kept.session);
+    this.#kept.clear();
+    return all;
   }
 
   /**

@@ -187,8 +187,16 @@ export abstract class SocketBase<
     });
   }
 
-  /** Whether the socket is connected (emits are sent). */
+  /** Whether the socket is connected. */
   abstract get connected(): boolean;
+
+  /**
+   * Whether emits are taken: while connected, and while a dropped connection may still be
+   * resumed (they are then kept and sent on recovery).
+   */
+  protected get sendable(): boolean {
+    return this.connected;
+  }
 
   /**
    * Adds a listener of one of the socket's own events.
@@ -317,7 +325,7 @@ export abstract class SocketBase<
   emit<E extends EventNames<Emit>>(event: E, ...args: EmitArgs<Emit[E], EmitOptions>): EmitStatus {
     checkEventName(event);
     const [data, options] = args;
-    if (!this.connected) return "closed";
+    if (!this.sendable) return "closed";
     const frame = this.#encodeEvent(event, data as Payload, undefined);
     return this.transmit(frame, this.sendOptions(options), event);
   }
@@ -339,7 +347,7 @@ export abstract class SocketBase<
     try {
       checkEventName(event);
       const [data, options] = args;
-      if (!this.connected) return Promise.reject(this.#closedError());
+      if (!this.sendable) return Promise.reject(this.#closedError());
       const link = this.#link;
       const ackId = link.nextAckId();
       const frame = this.#encodeEvent(event, data as Payload, ackId);
@@ -372,7 +380,7 @@ export abstract class SocketBase<
    *   its `fallback` is `none`.
    */
   send<V extends object>(schema: Schema<V>, value: V, options?: EmitOptions): EmitStatus {
-    if (!this.connected) return "closed";
+    if (!this.sendable) return "closed";
     const link = this.#link;
     const frame = encodeFrame(schema, value, {
       channel: this.channel,
@@ -390,7 +398,7 @@ export abstract class SocketBase<
    * @returns What became of them.
    */
   sendRaw(data: Uint8Array, options?: EmitOptions): EmitStatus {
-    if (!this.connected) return "closed";
+    if (!this.sendable) return "closed";
     const frame = encodeRawFrame(data, {
       channel: this.channel,
       maxFrameSize: this.#link.maxFrameSize(),
@@ -568,7 +576,7 @@ export abstract class SocketBase<
   }
 
   #reply(ackId: number, value: unknown): void {
-    if (!this.connected) return;
+    if (!this.sendable) return;
     let frame: Uint8Array;
     try {
       frame = encodeFrame(Ack, { ackId, ...encodePayload(value as Payload) }, {
@@ -583,7 +591,7 @@ export abstract class SocketBase<
   }
 
   #replyError(ackId: number, message: string): void {
-    if (!this.connected) return;
+    if (!this.sendable) return;
     const text = message.length > 1000 ? message.slice(0, 1000) : message;
     const frame = encodeFrame(Ack, { ackId, payloadType: PayloadType.None, error: text }, {
       channel: this.channel,

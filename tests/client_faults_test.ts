@@ -284,10 +284,10 @@ Deno.test("client socket emits nothing and rejects acks and joins once closed", 
   await assertEchoes(bystander.client, 1);
 });
 
-Deno.test("client socket rejects pending acks and joins with SocketClosedError when the connection drops", async () => {
+Deno.test("Without reconnection, a client socket rejects pending acks and joins with SocketClosedError when the connection drops", async () => {
   await using bystander = await startBystander();
   await using fake = startFakeServer();
-  const { client, errors } = recordingClient();
+  const { client, errors } = recordingClient({ reconnection: false });
   await using _client = client;
   const connecting = client.connect("127.0.0.1", fake.port);
   await using peer = await fake.accept();

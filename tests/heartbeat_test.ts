@@ -66,9 +66,9 @@ Deno.test("A connection that answers pings is not disconnected", async () => {
   assert.ok(socket.connected);
 });
 
-Deno.test("The client closes with heartbeat timeout when a server goes silent", async () => {
+Deno.test("Without reconnection, the client closes with heartbeat timeout when a server goes silent", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  await using client = new GameSocketClient();
+  await using client = new GameSocketClient({ reconnection: false });
   const accepting = listener.accept();
   const connecting = client.connect("127.0.0.1", listener.addr.port);
   await using server = RawPeer.accept(await within(accepting));

@@ -83,8 +83,16 @@ Deno.test("A recovery token works once, only for its session, and only within th
   assert.deepEqual(sessions.expire(), ["session b"]);
   assert.equal(sessions.size, 0);
   sessions.keep("c", "session c", token);
+  sessions.keep("d", "session d", token);
   now = 2500;
   assert.deepEqual(sessions.claim("c", token), { ok: false, reason: "expired" });
+  assert.deepEqual(sessions.expire(), ["session c", "session d"], "expired ones are handed back");
+  sessions.keep("e", "session e", token);
+  sessions.forget("e");
+  assert.deepEqual(sessions.claim("e", token), { ok: false, reason: "unknown" });
+  sessions.keep("f", "session f", token);
+  assert.deepEqual(sessions.drain(), ["session f"]);
+  assert.equal(sessions.size, 0);
   assert.equal(sameToken(token, token.slice()), true);
   assert.equal(sameToken(token, new Uint8Array(32)), false);
 });

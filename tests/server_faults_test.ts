@@ -343,6 +343,7 @@ Deno.test("server disconnects a half-closed connection with transport close and 
   assert.deepEqual(await within(gone, "the disconnect"), ["transport close"]);
   assert.equal(socket.connected, false);
   assert.equal(test.server.stats.connections, 1);
+  // A peer that did not ask for a recoverable session (no `received` in its connect) is gone.
   assert.equal(test.server.root.sockets.has(socket.id), false);
   assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);

@@ -122,7 +122,13 @@ export class StreamTransport implements Transport {
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = { hostname: addr.hostname, port: addr.port };
     this.secure = options.secure ?? false;
-    this.#decoder = new FrameDecoder(options.decode);
+    // Without schemas per channel in the options, the handler's (which may change, handOver).
+    this.#decoder = new FrameDecoder(
+      options.decode.channelSchemas !== undefined ? options.decode : {
+        ...options.decode,
+        channelSchemas: (channel) => this.#handler?.schemasOf?.(channel),
+      },
+    );
     this.#limit = options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT;
     this.#readBufferSize = options.readBufferSize ?? DEFAULT_READ_BUFFER_SIZE;
     this.#totals = options.totals;
@@ -140,7 +146,11 @@ export class StreamTransport implements Transport {
   start(handler: TransportHandler): void {
     if (this.#handler !== undefined) throw new TypeError("The transport is started already");
     this.#handler = handler;
-    this.#reading = this.#read(handler);
+    this.#reading = this.#read();
+  }
+
+  handOver(handler: TransportHandler): void {
+    this.#handler = handler;
   }
 
   send(frame: Uint8Array, volatile = false): SendStatus {
@@ -225,7 +235,7 @@ export class StreamTransport implements Transport {
     }
   }
 
-  async #read(handler: TransportHandler): Promise<void> {
+  async #read(): Promise<void> {
     let buffer = new Uint8Array(this.#readBufferSize);
     try {
       while (true) {
@@ -239,7 +249,7 @@ export class StreamTransport implements Transport {
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
           if (this.#state !== "open") continue;
           this.stats.framesIn++;
-          handler.onFrame(frame);
+          this.#handler!.onFrame(frame);
         }
         // The decoder keeps nothing of the chunk, so the buffer can be replaced between reads.
         if (n === buffer.length && buffer.length < MAX_READ_BUFFER_SIZE) {
@@ -251,7 +261,7 @@ export class StreamTransport implements Transport {
         const err = error instanceof Error ? error : new Error(String(error));
         const protocol = error instanceof ProtocolError;
         this.#cause ??= protocol ? { type: "protocol", error: err } : { type: "error", error: err };
-        const last = protocol ? handler.lastWords?.(err) : undefined;
+        const last = protocol ? this.#handler!.lastWords?.(err) : undefined;
         if (last !== undefined && this.send(last) === "queued") {
           this.#state = "closing";
           await this.#drainFor(LAST_WORDS_TIMEOUT);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Frame } from "../protocol/mod.ts";
+import type { Frame, SchemaRegistry } from "../protocol/mod.ts";
 
 /** How long a transport tries to send its last words after a protocol fault, in milliseconds. */
 export const LAST_WORDS_TIMEOUT = 500;
@@ -70,6 +70,11 @@ export interface TransportHandler {
   lastWords?(error: Error): Uint8Array | undefined;
   /** Called once, when the transport has closed and released its resources. */
   onClose(cause: TransportCloseCause): void;
+  /**
+   * The schemas message frames on a channel resolve against, when the transport's options give
+   * none per channel: the handler's namespace registry, or `undefined` for the default one.
+   */
+  schemasOf?(channel: number): SchemaRegistry | undefined;
 }
 
 /** A framed, bidirectional byte stream. */
@@ -90,6 +95,13 @@ export interface Transport {
    * @param handler Receives frames and the close.
    */
   start(handler: TransportHandler): void;
+  /**
+   * Gives the transport's frames and its close to another handler from now on: a connection
+   * that resumed a session hands itself over to that session.
+   *
+   * @param handler The new handler.
+   */
+  handOver(handler: TransportHandler): void;
   /**
    * Queues one complete frame. Frames queued in the same tick leave in one write.
    *
