@@ -289,3 +289,42 @@ Deno.test("close() never reconnects, and a dropped client that cannot reach the 
   await other.close();
   assert.equal(other.state, "closed");
 });
+
+Deno.test("A waiting session keeps its rooms unless keepRooms is off, and expires with the window", async () => {
+  for (const keepRooms of [true, false]) {
+    await using server = await startServer({
+      recovery: { window: 40, keepRooms },
+      heartbeatInterval: 100,
+      heartbeatTimeout: 5000,
+    });
+    const connected = eventOf<[ServerSocket]>(server.server, "connection");
+    const peer = await RawPeer.connect(server.port);
+    await peer.write(encodeFrame(Connect, {
+      namespace: "/",
+      channel: 0,
+      protocolVersion: PROTOCOL_VERSION,
+      schemaFingerprint: new SchemaRegistry().fingerprint,
+      received: 0,
+    }));
+    const [socket] = await connected;
+    socket.join("arena");
+    const events: string[] = [];
+    socket.on(
+      "disconnect",
+      (reason) => events.push(reason.startsWith("transport") ? "disconnect" : reason),
+    );
+    socket.on("expired", () => events.push("expired"));
+    const gone = eventOf<[{ sessionId: string }]>(server.server, "session_expired");
+    const lost = eventOf(socket, "disconnect");
+    peer.conn.close();
+    await lost;
+    assert.equal(socket.recovering, true);
+    assert.equal(socket.rooms.has("arena"), keepRooms);
+    assert.equal(socket.rooms.has(socket.id), true);
+    assert.equal(socket.emit("while away", 1), "sent", "kept for the client's return");
+    await gone;
+    assert.deepEqual(events, ["disconnect", "expired"]);
+    assert.equal(server.server.root.sockets.size, 0);
+    assert.equal(socket.emit("after", 1), "closed");
+  }
+});
