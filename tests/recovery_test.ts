@@ -328,3 +328,31 @@ Deno.test("A waiting session keeps its rooms unless keepRooms is off, and expire
     assert.equal(socket.emit("after", 1), "closed");
   }
 });
+
+Deno.test("A network gone silent: both sides time out, and the session resumes with nothing lost", async () => {
+  await using server = await startServer({ heartbeatInterval: 50, heartbeatTimeout: 200 });
+  const relay = CuttingTcpRelay.start({ targetPort: server.port, seed: 5 });
+  await using _relay = relay;
+  const connected = eventOf<[ServerSocket]>(server.server, "connection");
+  const client = new GameSocketClient({ reconnection: FAST });
+  await using _client = { [Symbol.asyncDispose]: () => client.close() };
+  await client.connect("127.0.0.1", relay.port);
+  const [socket] = await connected;
+  const root = client.root!;
+  const heard: unknown[] = [];
+  root.on("news", (data) => void heard.push(data));
+  const serverSide = eventOf<[string]>(socket, "disconnect");
+  const clientSide = eventOf<[string]>(root, "disconnect");
+  relay.freezeAll();
+  // Sent into the silence: lost on the wire, kept by the session.
+  socket.emit("news", 1);
+  assert.deepEqual(await serverSide, ["heartbeat timeout"]);
+  await clientSide;
+  const back = eventOf<[ReconnectInfo]>(client, "reconnect");
+  socket.emit("news", 2);
+  const [info] = await back;
+  assert.equal(info.recovered, true);
+  await within(root.emitWithAck("ping?").catch(() => undefined));
+  assert.deepEqual(heard, [1, 2]);
+  assert.equal(root.id, socket.id);
+});
