@@ -130,6 +130,8 @@ export class GameSocketServer<
   #udp: ServerUdp | undefined;
   /** Sessions whose connection dropped, waiting for their clients (with session recovery). */
   #kept: RecoverableSessions<ServerConnection> | undefined;
+  /** Every session by id, waiting or not, for a client that comes back before its drop shows. */
+  #live = new Map<string, ServerConnection>();
   #state: "new" | "listening" | "closing" | "closed" = "new";
   #stats: ServerStats = {
     connections: 0,
@@ -209,10 +211,19 @@ export class GameSocketServer<
       keepSession: (session, id, token) => this.#kept?.keep(id, session, token),
       claimSession: (id, token, received) => {
         const claim = this.#kept?.claim(id, token);
-        if (claim === undefined || !claim.ok) return undefined;
-        if (claim.session.canResume(received)) return claim.session;
-        claim.session.expire();
+        let session = claim?.ok ? claim.session : undefined;
+        if (claim?.ok === false && claim.reason === "unknown") {
+          // Not waiting: perhaps its old connection has not been seen to drop yet.
+          const live = this.#live.get(id);
+          if (live?.takeOver(token)) session = live;
+        }
+        if (session === undefined) return undefined;
+        if (session.canResume(received)) return session;
+        session.expire();
         return undefined;
+      },
+      sessionOpened: (session) => {
+        this.#live.set(session.sessionId!, session);
       },
       connectionResumed: (connection, session) => {
         this.#connections.delete(connection);
@@ -221,7 +232,10 @@ export class GameSocketServer<
         this.#stats.connections = this.#connections.size;
       },
       forgetSession: (session) => {
-        if (session.sessionId !== undefined) this.#kept?.forget(session.sessionId);
+        const id = session.sessionId;
+        if (id === undefined) return;
+        this.#kept?.forget(id);
+        if (this.#live.get(id) === session) this.#live.delete(id);
       },
       sessionExpired: (session) => {
         this.#listeners.emit("session_expired", { sessionId: session.sessionId! });

@@ -41,16 +41,20 @@ import type {
   Transport,
   TransportAddress,
   TransportCloseCause,
+  TransportHandler,
 } from "../transport/transport.ts";
 import type { BroadcastPacket } from "./adapter.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import { ServerSocket } from "./server_socket.ts";
-import { newRecoveryToken } from "../session/recoverable_sessions.ts";
+import { newRecoveryToken, sameToken } from "../session/recoverable_sessions.ts";
 import { isCounted, SessionStream } from "../session/session_stream.ts";
 import { randomSocketId } from "../session/socket_id.ts";
 import type { UdpSession, UdpSessionOwner } from "./server_udp.ts";
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Where a connection taken over by its session's new one reports its last frames and close. */
+const DROPPED: TransportHandler = { onFrame() {}, onClose() {} };
 
 /**
  * The connection's state: waiting for its first connect, open, away (the connection dropped and
@@ -307,6 +311,7 @@ export class ServerConnection implements UdpSessionOwner {
       const wasOpen = this.#state === "open";
       this.#state = "closed";
       if (graceful && wasOpen) this.#transport.send(encodeFrame(Disconnect, { reason }));
+      this.#core.forgetSession(this);
       this.#teardownSockets(reason);
       return graceful
         ? this.#transport.close(this.#core.options.closeTimeout)
@@ -322,6 +327,7 @@ export class ServerConnection implements UdpSessionOwner {
   expire(): void {
     if (this.#state !== "away") return;
     this.#state = "closed";
+    this.#core.forgetSession(this);
     this.#teardownSockets("transport close");
     this.#core.sessionExpired(this);
   }
@@ -355,7 +361,32 @@ export class ServerConnection implements UdpSessionOwner {
       this.#closeReason = reason;
       this.#teardownSockets(reason);
     }
+    if (this.#state === "closed") this.#core.forgetSession(this);
     this.#core.connectionClosed(this, reason, "error" in cause ? cause.error : undefined);
+  }
+
+  /**
+   * The client came back on a new connection before this one was seen to drop (a client that
+   * noticed first, a server that would only notice at its heartbeat timeout): with its token,
+   * the old connection is dropped now and the session waits for the new one to resume it.
+   *
+   * @param token The token the new connection presents.
+   * @returns Whether the session was taken over (the token is its own, and it is open).
+   */
+  takeOver(token: Uint8Array): boolean {
+    const session = this.#session;
+    if (this.#state !== "open" || session === undefined || !sameToken(session.token, token)) {
+      return false;
+    }
+    const old = this.#transport;
+    // What the old connection still reports goes nowhere: this session has a new one.
+    old.handOver(DROPPED);
+    void old.abort();
+    this.#endUdp();
+    this.#state = "away";
+    const keepRooms = this.#core.options.recovery?.keepRooms ?? true;
+    for (const socket of this.#sockets()) socket.connectionLost("transport close", keepRooms);
+    return true;
   }
 
   /**
@@ -574,6 +605,7 @@ export class ServerConnection implements UdpSessionOwner {
         token: newRecoveryToken(),
         stream: new SessionStream({ maxFrames: recovery.maxFrames, maxBytes: recovery.maxBytes }),
       };
+      core.sessionOpened(this);
     }
     this.#udp = core.udp?.open(this);
     core.connectionOpened(this);

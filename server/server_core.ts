@@ -97,7 +97,9 @@ export interface ServerCore {
   claimSession(id: string, token: Uint8Array, received: number): ServerConnection | undefined;
   /** A new connection handed itself over to the session it resumed. */
   connectionResumed(connection: ServerConnection, session: ServerConnection): void;
-  /** A session that waited ended otherwise (closed by the server); it is no longer kept. */
+  /** A connection asked for a recoverable session and got one. */
+  sessionOpened(session: ServerConnection): void;
+  /** A session ended (closed, or expired): it can no longer be resumed or taken over. */
   forgetSession(session: ServerConnection): void;
   /** A session ended without its client's return. */
   sessionExpired(session: ServerConnection): void;

@@ -356,3 +356,31 @@ Deno.test("A network gone silent: both sides time out, and the session resumes w
   assert.deepEqual(heard, [1, 2]);
   assert.equal(root.id, socket.id);
 });
+
+Deno.test("A client back before the server saw its connection drop takes its session over", async () => {
+  await using setup = await throughRelay({ heartbeatTimeout: 60_000 });
+  const { server, relay, client, socket } = setup;
+  const root = client.root!;
+  const heard: unknown[] = [];
+  root.on("news", (data) => void heard.push(data));
+  const told: unknown[] = [];
+  socket.on("move", (data) => void told.push(data));
+  root.emit("move", 1);
+  await within(new Promise<void>((resolve) => socket.once("move", () => resolve())));
+  const recovered = eventOf(socket, "recover");
+  const back = eventOf<[ReconnectInfo]>(client, "reconnect");
+  // The client's side ends; the server's old connection stays open and silent.
+  relay.dropClientSides();
+  socket.emit("news", "into the void");
+  const [info] = await back;
+  await recovered;
+  assert.equal(info.recovered, true);
+  root.emit("move", 2);
+  socket.emit("news", "after");
+  await within(root.emitWithAck("barrier").catch(() => undefined));
+  await within(socket.emitWithAck("barrier").catch(() => undefined));
+  assert.deepEqual(told, [1, 2]);
+  assert.deepEqual(heard, ["into the void", "after"]);
+  assert.equal(server.server.stats.connections, 1);
+  assert.equal(root.id, socket.id);
+});
