@@ -24,6 +24,7 @@ import {
   Pong,
   PROTOCOL_VERSION,
   ProtocolError,
+  readFrameChannel,
   RoomEvent,
   RoomJoined,
   RoomJoinError,
@@ -41,7 +42,7 @@ import {
   disconnectReasonOf,
 } from "../session/disconnect_reason.ts";
 import { DatagramRouter } from "../session/datagram_router.ts";
-import { ConnectError, type ConnectErrorCode, OfflineQueueFullError } from "../session/errors.ts";
+import { ConnectError, type ConnectErrorCode } from "../session/errors.ts";
 import { isCounted, SessionStream } from "../session/session_stream.ts";
 import type { EventsMap } from "../session/event_map.ts";
 import {
@@ -62,6 +63,7 @@ import type {
 import type { ResolvedClientOptions } from "./client_options.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
 import { ClientUdp, type ClientUdpStats } from "./client_udp.ts";
+import { OfflineQueue } from "./offline_queue.ts";
 import { Reconnector } from "./reconnector.ts";
 
 /** What the connection tells its client. */
@@ -88,13 +90,6 @@ export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 /** What the client keeps of its frames that the server has not confirmed, for a resumed session. */
 const REPLAY_LIMITS = { maxFrames: 4096, maxBytes: 1024 * 1024 };
 
-/** An emit kept while reconnecting. */
-interface OfflineEmit {
-  readonly frame: Uint8Array;
-  readonly event: string | undefined;
-  readonly channel: number;
-}
-
 /**
  * One connection to a server, as the client sees it.
  *
@@ -110,8 +105,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   /** With a server that keeps sessions: the session's id and its current recovery token. */
   #session: { readonly id: string; readonly token: Uint8Array } | undefined;
   #stream: SessionStream | undefined;
-  #offline: OfflineEmit[] = [];
-  #offlineBytes = 0;
+  #offline: OfflineQueue;
   #reconnector: Reconnector | undefined;
   #keepOnClose = false;
   /** Whether the server ended the connection on purpose (an `Error` about `/`). */
@@ -157,6 +151,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#options = options;
     this.#timers = timers;
     this.#hooks = hooks;
+    this.#offline = new OfflineQueue(options.offlineQueue);
     this.#conn = conn;
     this.#transport = this.#makeTransport(conn);
     const ackIds = new AckIds();
@@ -446,26 +441,13 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     namespace: string,
   ): DeliveryStatus {
     if (options.volatile || options.delivery !== "reliable") return "dropped";
-    const { maxFrames, maxBytes } = this.#options.offlineQueue;
-    if (this.#offline.length >= maxFrames || this.#offlineBytes + frame.length > maxBytes) {
-      throw new OfflineQueueFullError(namespace, `${maxFrames} emits, ${maxBytes} bytes`);
-    }
-    this.#offline.push({ frame, event, channel: frameChannel(frame) });
-    this.#offlineBytes += frame.length;
+    this.#offline.keep({ frame, event, channel: readFrameChannel(frame) }, namespace);
     return "queued";
   }
 
   /** Sends the emits kept for a channel (or every channel) while reconnecting. */
   #flushOffline(channel?: number): void {
-    const keep: OfflineEmit[] = [];
-    for (const kept of this.#offline) {
-      if (channel !== undefined && kept.channel !== channel) keep.push(kept);
-      else {
-        this.#offlineBytes -= kept.frame.length;
-        this.#sendTcp(kept.frame, false, kept.event);
-      }
-    }
-    this.#offline = keep;
+    for (const kept of this.#offline.take(channel)) this.#sendTcp(kept.frame, false, kept.event);
   }
 
   /** The connection dropped: the sockets wait, and the reconnection loop starts. */
@@ -881,7 +863,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     if (socket.reconnecting && socket.channel !== ROOT_CHANNEL) {
       // Refused in a fresh session: the socket is gone, and what it kept meanwhile with it.
       this.#release(socket);
-      this.#offline = this.#offline.filter((kept) => kept.channel !== socket.channel);
+      this.#offline.take(socket.channel);
       socket.teardown("server disconnect", error);
       return;
     }
@@ -939,18 +921,4 @@ function connectErrorCode(code: number): ConnectErrorCode {
     default:
       return "protocol_violation";
   }
-}
-
-/** The channel of an encoded frame: after its length prefix and header byte. */
-function frameChannel(frame: Uint8Array): number {
-  let at = 0;
-  while (frame[at]! & 0x80) at++;
-  at += 2;
-  let channel = 0;
-  for (let shift = 0; shift < 21; shift += 7) {
-    const byte = frame[at++]!;
-    channel |= (byte & 0x7f) << shift;
-    if (byte < 0x80) break;
-  }
-  return channel;
 }

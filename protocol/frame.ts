@@ -144,3 +144,31 @@ export function checkMaxFrameSize(value: number | undefined): number {
   }
   return value;
 }
+
+/**
+ * The channel of one encoded frame, read past its length prefix and header byte without
+ * decoding the rest.
+ *
+ * @param frame A complete, well-formed frame.
+ * @returns Its channel.
+ *
+ * @example
+ * ```ts
+ * import { encodeFrame, Ping, readFrameChannel } from "@game-socket/game-socket/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(readFrameChannel(encodeFrame(Ping, { timestamp: 1 }, { channel: 300 })), 300);
+ * ```
+ */
+export function readFrameChannel(frame: Uint8Array): number {
+  let at = 0;
+  while (frame[at]! & 0x80) at++;
+  at += 2;
+  let channel = 0;
+  for (let shift = 0; shift < 21; shift += 7) {
+    const byte = frame[at++]!;
+    channel |= (byte & 0x7f) << shift;
+    if (byte < 0x80) break;
+  }
+  return channel;
+}
