@@ -10,6 +10,10 @@
  * 100 ms, more than 1% is lost, or deliveries stop growing by 5%), `idle` (N connections that
  * stay connected: the server's RSS per connection).
  *
+ * Session recovery is on, as by default on both sides: the clients reconnect and ask for
+ * recoverable sessions, the server keeps them, and both confirm what they receive (`SessionAck`),
+ * which `wire_bytes_in_per_sent` shows.
+ *
  * With `--udp`, the clients send their updates `unreliable` once their UDP paths are open, and
  * the server relays them the same way: bytes on the wire are then the server's UDP datagrams
  * (25 bytes of datagram header and tag each) plus whatever it still wrote over TCP.
@@ -47,6 +51,11 @@ interface FanoutResult {
   server_cpu_us_per_delivered: number;
   server_rss_kb_per_conn: number;
   wire_bytes_out_per_delivered: number;
+  /**
+   * Bytes the server read per update sent: the update itself plus what else the clients wrote
+   * (heartbeats, and with session recovery their `SessionAck` frames).
+   */
+  wire_bytes_in_per_sent: number;
   /** Updates the clients sent as datagrams (0 over TCP). */
   sent_udp: number;
   /**
@@ -77,10 +86,12 @@ const round = (value: number, digits = 2) => Number(value.toFixed(digits));
 
 /** The server's counters that the benchmark reads, from its `stats` reply. */
 interface ServerCounters {
+  bytesIn: number;
   bytesOut: number;
   udp?: {
     received: number;
     sent: number;
+    bytesIn: number;
     bytesOut: number;
     overflowed: number;
     dropped: Record<string, number>;
@@ -105,7 +116,7 @@ async function fanout(
   await statsClient.connect("127.0.0.1", server.port);
   const stats = await statsClient.of(BENCH_NAMESPACE, { schemas: BENCH_SCHEMAS }).ready;
   const counters = async () => (await stats.emitWithAck("stats")) as unknown as ServerCounters;
-  const none: ServerCounters = { bytesOut: 0 };
+  const none: ServerCounters = { bytesIn: 0, bytesOut: 0 };
   let startCounters: Promise<ServerCounters> = Promise.resolve(none);
   let endCounters: Promise<ServerCounters> = Promise.resolve(none);
   const report: LoadReport = await runLoad({
@@ -128,7 +139,9 @@ async function fanout(
   });
   const [before, after] = [await startCounters, await endCounters];
   const tcpBytes = after.bytesOut - before.bytesOut;
+  const tcpBytesIn = after.bytesIn - before.bytesIn;
   const udpBytes = (after.udp?.bytesOut ?? 0) - (before.udp?.bytesOut ?? 0);
+  const udpBytesIn = (after.udp?.bytesIn ?? 0) - (before.udp?.bytesIn ?? 0);
   const datagrams = (after.udp?.sent ?? 0) - (before.udp?.sent ?? 0);
   const datagramsIn = (after.udp?.received ?? 0) - (before.udp?.received ?? 0);
   const overflowed = (after.udp?.overflowed ?? 0) - (before.udp?.overflowed ?? 0);
@@ -164,6 +177,7 @@ async function fanout(
     server_cpu_us_per_delivered: delivered > 0 ? round(cpu * 1e6 / delivered) : 0,
     server_rss_kb_per_conn: round((afterConnectRssKb - beforeConnectRssKb) / clients, 1),
     wire_bytes_out_per_delivered: delivered > 0 ? round((tcpBytes + udpBytes) / delivered, 1) : 0,
+    wire_bytes_in_per_sent: report.sent > 0 ? round((tcpBytesIn + udpBytesIn) / report.sent, 1) : 0,
     sent_udp: report.sent_udp,
     server_udp_received: datagramsIn,
     delivered_udp: report.received_udp,
@@ -350,6 +364,7 @@ async function main(args: string[]): Promise<number> {
       undelivered: s.undelivered,
       server_cpu_us_per_delivered: s.server_cpu_us_per_delivered,
       wire_bytes_out_per_delivered: s.wire_bytes_out_per_delivered,
+      wire_bytes_in_per_sent: s.wire_bytes_in_per_sent,
       gen_cpu_util: s.gen_cpu_util,
       ...(s.transport === "udp"
         ? {

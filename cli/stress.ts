@@ -12,6 +12,8 @@ import { BENCH_NAMESPACE } from "../load/bench_update.ts";
 import { runLoad } from "../load/load_generator.ts";
 import {
   boundProblem,
+  CHAOS_BOUNDS,
+  DEFAULT_CHAOS_SEED,
   LOAD_BOUNDS,
   LOAD_DEFAULTS,
   type LoadKind,
@@ -21,6 +23,7 @@ import {
 } from "../load/load_options.ts";
 import {
   errorRate,
+  formatChaos,
   formatErrors,
   formatHistogram,
   formatMs,
@@ -52,6 +55,13 @@ then sends its updates as unreliable datagrams; a client whose path does not ope
 failed. Datagrams are never resent: what UDP loses is reported as lost, and counts in the
 error rate (allow for it with --max-error-rate).
 
+With --chaos RATE, the clients connect through a relay in this process that cuts RATE
+connections per second (across all clients; each cut closes both sides of one live connection,
+chosen at random from --seed) while the updates are sent. Each cut client reconnects and
+resumes its session, which the server keeps (deno task serve does). The report adds cuts made,
+reconnections, sessions recovered and expired, reliable messages lost and duplicates; both of
+the last two must be 0, whatever --max-error-rate says. TCP only: --chaos refuses --udp.
+
 Options:
       --host <host>            the server (default: ${DEFAULTS.host})
   -p, --port <n>               its port (default: ${DEFAULTS.port})
@@ -64,6 +74,9 @@ Options:
       --udp                    send the updates unreliable, over UDP (default: TCP)
       --udp-timeout <s>        with --udp, seconds each client waits for its UDP path to open
                                (default: ${LOAD_DEFAULTS.udpTimeout})
+      --chaos <rate>           cut connections while sending: <rate> cuts per second across all
+                               clients (a number above 0, at most ${CHAOS_BOUNDS.rate.max}; default: no cuts)
+      --seed <n>               with --chaos, the seed of which connection is cut (default: ${DEFAULT_CHAOS_SEED})
   -d, --duration <s>           seconds of sending (default: ${DEFAULTS.duration}; at most ${LOAD_BOUNDS.duration.max})
       --ramp-up <n>            connections started per second (default: ${LOAD_DEFAULTS.rampUp})
       --drain <s>              seconds to wait for deliveries after the last send (default: ${LOAD_DEFAULTS.drain})
@@ -75,10 +88,11 @@ Options:
 
 While it runs, a progress line (redrawn on a terminal, else every 2 s): connected, failed,
 sent, received, msgs/s, latency p50/p99. At the end: a summary, a latency histogram, errors by
-reason and messages lost. Ctrl-C stops sending, summarizes and exits.
+reason and messages lost (and with --chaos, what the cuts did). Ctrl-C stops sending,
+summarizes and exits.
 
-Exit status: 0 when the error rate is within --max-error-rate; 1 when it is not; 2 on bad
-arguments.
+Exit status: 0 when the error rate is within --max-error-rate (and, with --chaos, no reliable
+message was lost or duplicated); 1 when not; 2 on bad arguments.
 `;
 
 /** Flags of numeric options, by option name, for messages. */
@@ -120,6 +134,8 @@ export async function main(args: string[]): Promise<number> {
         kind: { type: "string" },
         udp: { type: "boolean", default: false },
         "udp-timeout": { type: "string" },
+        chaos: { type: "string" },
+        seed: { type: "string" },
         duration: { type: "string", short: "d" },
         "ramp-up": { type: "string" },
         drain: { type: "string" },
@@ -176,6 +192,30 @@ export async function main(args: string[]): Promise<number> {
     if (values["udp-timeout"] !== undefined && !values.udp) {
       throw new UsageError("--udp-timeout goes with --udp");
     }
+    if (values.seed !== undefined && values.chaos === undefined) {
+      throw new UsageError("--seed goes with --chaos");
+    }
+    if (values.chaos !== undefined) {
+      if (values.udp) {
+        throw new UsageError(
+          "--chaos goes with TCP, not --udp: its relay carries TCP only, and UDP updates are unreliable",
+        );
+      }
+      const chaosNumber = (name: "rate" | "seed", flag: string, text: string) => {
+        const value = NUMBER.test(text) ? Number(text) : NaN;
+        const problem = boundProblem(value, CHAOS_BOUNDS[name]);
+        if (problem !== undefined) {
+          throw new UsageError(`${flag} ${problem}, got ${JSON.stringify(text)}`);
+        }
+        return value;
+      };
+      options.chaos = {
+        rate: chaosNumber("rate", "--chaos", values.chaos),
+        seed: values.seed === undefined
+          ? DEFAULT_CHAOS_SEED
+          : chaosNumber("seed", "--seed", values.seed),
+      };
+    }
     resolveLoadOptions(options);
   } catch (error) {
     if (
@@ -200,10 +240,15 @@ export async function main(args: string[]): Promise<number> {
     controller.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  const { chaos } = options;
   print(
     `stress: ${options.clients} clients, ${options.rooms} rooms, ${options.rate} Hz, ${options.duration} s of ${options.kind}s over ${
       options.transport === "udp" ? "UDP (unreliable)" : "TCP"
-    } to ${options.host}:${options.port}${options.namespace}`,
+    } to ${options.host}:${options.port}${options.namespace}${
+      chaos === undefined
+        ? ""
+        : `, through a relay cutting ${chaos.rate} connections/s (seed ${chaos.seed})`
+    }`,
   );
   let report;
   try {
@@ -229,18 +274,24 @@ export async function main(args: string[]): Promise<number> {
   for (const line of formatHistogram(report.histogram)) print(`  ${line}`);
   print("");
   for (const line of formatErrors(report)) print(line);
+  if (report.chaos !== undefined) {
+    print("");
+    for (const line of formatChaos(report)) print(line);
+  }
   const rate = errorRate(report);
-  const failed = rate > maxErrorRate;
-  if (failed) {
-    print(
-      styleText(
-        "red",
-        `FAIL: error rate ${rate.toPrecision(3)} exceeds --max-error-rate ${maxErrorRate}`,
-      ),
+  const failures: string[] = [];
+  if (rate > maxErrorRate) {
+    failures.push(`error rate ${rate.toPrecision(3)} exceeds --max-error-rate ${maxErrorRate}`);
+  }
+  // Resumed sessions lose nothing and repeat nothing: with chaos that is the claim under test.
+  if (report.chaos !== undefined && (report.lost > 0 || report.chaos.duplicates > 0)) {
+    failures.push(
+      `${report.lost} reliable messages lost and ${report.chaos.duplicates} duplicated under --chaos`,
     );
   }
+  for (const failure of failures) print(styleText("red", `FAIL: ${failure}`));
   if (json) console.log(JSON.stringify(reportToJson(report)));
-  return failed ? 1 : 0;
+  return failures.length > 0 ? 1 : 0;
 }
 
 function formatProgress(p: LoadProgress): string {
@@ -248,7 +299,11 @@ function formatProgress(p: LoadProgress): string {
     (p.elapsed / 1000).toFixed(1).padStart(6)
   } s  connected ${p.connected}  failed ${p.failed}  sent ${p.sent}  received ${p.received}  msgs/s ${
     Math.round(p.msgsPerSecond)
-  }  p50 ${formatMs(p.p50)}  p99 ${formatMs(p.p99)}`;
+  }  p50 ${formatMs(p.p50)}  p99 ${formatMs(p.p99)}${
+    p.chaos === undefined
+      ? ""
+      : `  cuts ${p.chaos.cuts}  recovered ${p.chaos.recovered}  expired ${p.chaos.expired}`
+  }`;
 }
 
 const encoder = new TextEncoder();

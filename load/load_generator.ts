@@ -9,24 +9,38 @@
  * Over UDP (`transport: "udp"`) each client also waits for its UDP path to open before the
  * window starts, sends its updates `unreliable`, and counts what left and arrived as datagrams.
  *
+ * With `chaos`, the clients connect through a {@linkcode ChaosRelay} that cuts their connections
+ * while the updates are sent; each cut client reconnects and resumes its session (its emits kept
+ * meanwhile, the server's replayed), and stays counted as a member of its room throughout. Each
+ * update carries its sender's sequence number, and each receiver checks it per sender, so a
+ * duplicate is found and counted rather than received twice.
+ *
  * @module
  */
 
 import process from "node:process";
 import {
   type ClientSocket,
-  ConnectError,
   type EmitOptions,
   type EmitStatus,
   GameSocketClient,
-  JoinError,
   message,
+  OfflineQueueFullError,
   SchemaMessage,
   SocketClosedError,
-  type UdpState,
 } from "../client.ts";
 import type { SchemaValue } from "../protocol/mod.ts";
-import { BENCH_SCHEMAS, BenchUpdate, type benchUpdateFields, wallClock } from "./bench_update.ts";
+import {
+  BENCH_SCHEMAS,
+  BenchUpdate,
+  type benchUpdateFields,
+  sequenceOf,
+  setSequence,
+  wallClock,
+} from "./bench_update.ts";
+import { ChaosRelay } from "./chaos_relay.ts";
+import { failureReason, udpOpened, UdpPathError } from "./connect_failure.ts";
+import { DeliveryTracker } from "./delivery_tracker.ts";
 import { LatencyHistogram } from "./latency_histogram.ts";
 import {
   type LoadOptions,
@@ -34,11 +48,18 @@ import {
   type ResolvedLoadOptions,
   resolveLoadOptions,
 } from "./load_options.ts";
-import type { LoadReport } from "./load_report.ts";
+import type { ChaosReport, LoadReport } from "./load_report.ts";
 import { runSchedule, scheduledCount } from "./send_schedule.ts";
+import { SessionCounters } from "./session_counters.ts";
 
-export type { LoadKind, LoadOptions, LoadProgress, LoadTransport } from "./load_options.ts";
-export type { LoadReport } from "./load_report.ts";
+export type {
+  ChaosOptions,
+  LoadKind,
+  LoadOptions,
+  LoadProgress,
+  LoadTransport,
+} from "./load_options.ts";
+export type { ChaosReport, LoadReport } from "./load_report.ts";
 
 type BenchValue = SchemaValue<typeof benchUpdateFields>;
 
@@ -52,8 +73,12 @@ interface LoadClient {
   readonly client: GameSocketClient<BenchEvents, BenchEvents>;
   readonly room: number;
   socket: ClientSocket<BenchEvents, BenchEvents> | undefined;
-  /** Connected, in its room, and not disconnected since. */
+  /** Connected, in its room, and not gone since (a client reconnecting is not gone). */
   active: boolean;
+  /** Its connection dropped and it is reconnecting. */
+  away: boolean;
+  /** The sequence number of its next update. */
+  sequence: number;
   /** The one update this client sends, its `t` set at each send. */
   readonly value: BenchValue;
   /** The same update as an event payload. */
@@ -68,17 +93,6 @@ const SEND_OPTIONS: Readonly<Record<"tcp" | "udp", EmitOptions | undefined>> = {
   tcp: undefined,
   udp: { delivery: "unreliable" },
 };
-
-/** A client whose UDP path did not open: why, as the end of its `udp: <reason>` error. */
-class UdpPathError extends Error {
-  readonly reason: "timeout" | "failed" | "not offered" | "closed";
-
-  constructor(reason: UdpPathError["reason"]) {
-    super(`The UDP path did not open: ${reason}`);
-    this.name = "UdpPathError";
-    this.reason = reason;
-  }
-}
 
 /**
  * Runs a load test against a server whose namespace relays each update to the sender's room
@@ -126,11 +140,21 @@ class LoadRun {
   #interrupted = false;
   /** Called at each delivery during the drain, to end it when everything has arrived. */
   #onDelivery: (() => void) | undefined;
+  /** With chaos: the relay the clients connect through. */
+  #relay: ChaosRelay | undefined;
+  /** With chaos: the duplicate check. */
+  #tracker: DeliveryTracker | undefined;
+  #sessions = new SessionCounters();
+  /** Clients reconnecting now. */
+  #away = 0;
 
   constructor(options: ResolvedLoadOptions) {
     this.#options = options;
     this.#clients = new Array(options.clients).fill(undefined);
     this.#roomSize = new Int32Array(options.rooms);
+    if (options.chaos !== undefined) {
+      this.#tracker = new DeliveryTracker(options.clients, options.rooms);
+    }
   }
 
   async run(): Promise<LoadReport> {
@@ -144,7 +168,16 @@ class LoadRun {
     let window = { start: performance.now(), end: performance.now() };
     let cpu = { user: 0, system: 0, ms: 0 };
     let lagMax = 0;
+    const { chaos } = options;
     try {
+      if (chaos !== undefined) {
+        this.#relay = ChaosRelay.start({
+          targetHost: options.host,
+          targetPort: options.port,
+          rate: chaos.rate,
+          seed: chaos.seed,
+        });
+      }
       await runSchedule(
         options.clients,
         1000 / options.rampUp,
@@ -157,6 +190,7 @@ class LoadRun {
         const cpuStart = process.cpuUsage();
         const total = scheduledCount(options.clients, options.rate, options.duration);
         const sendOptions = SEND_OPTIONS[options.transport];
+        this.#relay?.startCutting();
         const schedule = await runSchedule(
           total,
           1000 / (options.clients * options.rate),
@@ -166,6 +200,7 @@ class LoadRun {
           signal,
         );
         lagMax = schedule.lagMax;
+        this.#relay?.stopCutting();
         await this.#drain(signal);
         // The window ends at the last delivery, not when a drain that waited in vain for lost
         // ones ran out: a few lost datagrams must not dilute the rate of the rest.
@@ -180,6 +215,7 @@ class LoadRun {
       this.#closing = true;
       await Promise.all(this.#clients.map((entry) => entry?.client.close()));
       await Promise.all(this.#pending);
+      await this.#relay?.close();
     }
     const windowMs = Math.max(window.end - window.start, 1e-3);
     const histogram = this.#histogram;
@@ -207,6 +243,7 @@ class LoadRun {
       send_lag_max_ms: lagMax,
       window_s: windowMs / 1000,
       interrupted: this.#interrupted,
+      ...(chaos === undefined ? {} : { chaos: this.#chaosReport(chaos) }),
       histogram,
     };
   }
@@ -231,13 +268,23 @@ class LoadRun {
           msgsPerSecond,
           p50: this.#histogram.percentile(50),
           p99: this.#histogram.percentile(99),
+          ...(this.#relay === undefined ? {} : {
+            chaos: {
+              cuts: this.#relay.cuts,
+              recovered: this.#sessions.recovered,
+              expired: this.#sessions.expired,
+            },
+          }),
         } satisfies LoadProgress,
       );
     }, progressInterval);
   }
 
   async #connect(index: number): Promise<void> {
-    const { host, port, namespace, transport } = this.#options;
+    const { namespace, transport } = this.#options;
+    // With chaos, through the relay (on 127.0.0.1), which connects to the server.
+    const host = this.#relay === undefined ? this.#options.host : "127.0.0.1";
+    const port = this.#relay?.port ?? this.#options.port;
     const room = index % this.#options.rooms;
     const value: BenchValue = {
       id: index,
@@ -255,6 +302,8 @@ class LoadRun {
       room,
       socket: undefined,
       active: false,
+      away: false,
+      sequence: 0,
       value,
       payload: message(BenchUpdate, value),
     };
@@ -262,6 +311,12 @@ class LoadRun {
     const { client } = entry;
     client.on("error", (error) => {
       if (!this.#closing) this.#count(`error: ${error instanceof Error ? error.name : "unknown"}`);
+    });
+    this.#sessions.watch(client);
+    client.on("reconnect", () => this.#back(entry));
+    client.on("close", (reason) => {
+      this.#back(entry);
+      this.#leave(entry, reason);
     });
     try {
       await client.connect(host, port);
@@ -272,12 +327,12 @@ class LoadRun {
       const socket = await client.of(namespace, { schemas: BENCH_SCHEMAS }).ready;
       if (this.#options.kind === "message") {
         socket.onMessage(BenchUpdate, (update, info) => {
-          this.#receive(update, room, info.delivery !== "reliable");
+          this.#receive(update, index, info.delivery !== "reliable");
         });
       } else {
         socket.on("update", (update, info) => {
           if (update instanceof SchemaMessage && update.schema === BenchUpdate) {
-            this.#receive(update.value, room, info.delivery !== undefined);
+            this.#receive(update.value, index, info.delivery !== undefined);
           } else this.#count("unexpected payload");
         });
       }
@@ -285,9 +340,14 @@ class LoadRun {
       if (!socket.connected) throw new SocketClosedError(namespace);
       socket.on("disconnect", (reason) => {
         if (!entry.active) return;
-        entry.active = false;
-        this.#roomSize[room]!--;
-        if (!this.#closing) this.#count(`disconnect: ${reason}`);
+        if (client.state !== "reconnecting") return this.#leave(entry, reason);
+        // Dropped: the server keeps its session (and its rooms) for it to resume, so it stays a
+        // member, and its emits are kept meanwhile. Cuts are the point of chaos; else it is news.
+        if (!entry.away) {
+          entry.away = true;
+          this.#away++;
+        }
+        if (this.#relay === undefined && !this.#closing) this.#count(`disconnect: ${reason}`);
       });
       entry.socket = socket;
       entry.active = true;
@@ -305,30 +365,58 @@ class LoadRun {
   #sendMessage(j: number, options: EmitOptions | undefined): void {
     const entry = this.#clients[j % this.#options.clients];
     if (entry === undefined || !entry.active) return;
-    entry.value.t = wallClock();
-    this.#sentWith(entry, entry.socket!.send(BenchUpdate, entry.value, options));
+    this.#sendWith(entry, () => entry.socket!.send(BenchUpdate, entry.value, options));
   }
 
   #sendEvent(j: number, options: EmitOptions | undefined): void {
     const entry = this.#clients[j % this.#options.clients];
     if (entry === undefined || !entry.active) return;
-    entry.value.t = wallClock();
-    this.#sentWith(entry, entry.socket!.emit("update", entry.payload, options));
+    this.#sendWith(entry, () => entry.socket!.emit("update", entry.payload, options));
   }
 
-  #sentWith(entry: LoadClient, status: EmitStatus): void {
+  #sendWith(entry: LoadClient, send: () => EmitStatus): void {
+    entry.value.t = wallClock();
+    setSequence(entry.value, entry.sequence);
+    let status: EmitStatus;
+    try {
+      status = send();
+    } catch (error) {
+      // Reconnecting for longer than its offline queue holds.
+      if (!(error instanceof OfflineQueueFullError)) throw error;
+      this.#count("send: offline queue full");
+      return;
+    }
     if (status === "sent" || status === "sent_udp") {
+      entry.sequence++;
       this.#sent++;
       if (status === "sent_udp") this.#sentUdp++;
       this.#expected += this.#roomSize[entry.room]!;
     } else this.#count(`send: ${status}`);
   }
 
-  #receive(update: BenchValue, room: number, overUdp: boolean): void {
-    if (update.id % this.#options.rooms !== room) {
+  /** A client is back from reconnecting (or closed while it was). */
+  #back(entry: LoadClient): void {
+    if (!entry.away) return;
+    entry.away = false;
+    this.#away--;
+    this.#onDelivery?.();
+  }
+
+  /** A client left for good: it is no longer a member of its room. */
+  #leave(entry: LoadClient, reason: string): void {
+    if (!entry.active) return;
+    entry.active = false;
+    this.#roomSize[entry.room]!--;
+    if (!this.#closing) this.#count(`disconnect: ${reason}`);
+  }
+
+  #receive(update: BenchValue, receiver: number, overUdp: boolean): void {
+    if (update.id % this.#options.rooms !== receiver % this.#options.rooms) {
       this.#count("misrouted");
       return;
     }
+    const verdict = this.#tracker?.record(receiver, update.id, sequenceOf(update));
+    if (verdict === "duplicate") return;
     this.#received++;
     if (overUdp) this.#receivedUdp++;
     const now = performance.now();
@@ -343,7 +431,7 @@ class LoadRun {
     const seconds = this.#interrupted
       ? Math.min(this.#options.drain, INTERRUPTED_DRAIN)
       : this.#options.drain;
-    if (this.#received >= this.#expected || seconds === 0) return Promise.resolve();
+    if (this.#settled() || seconds === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -355,9 +443,30 @@ class LoadRun {
       // A run interrupted while sending drains briefly; one interrupted while draining stops.
       if (!this.#interrupted) signal?.addEventListener("abort", done, { once: true });
       this.#onDelivery = () => {
-        if (this.#received >= this.#expected) done();
+        if (this.#settled()) done();
       };
     });
+  }
+
+  /** Everything expected arrived, and no client is still reconnecting. */
+  #settled(): boolean {
+    return this.#received >= this.#expected && this.#away === 0;
+  }
+
+  #chaosReport(chaos: { rate: number; seed: number }): ChaosReport {
+    const sessions = this.#sessions;
+    return {
+      rate: chaos.rate,
+      seed: chaos.seed,
+      cuts: this.#relay?.cuts ?? 0,
+      reconnect_attempts: sessions.attempts,
+      reconnects: sessions.reconnects,
+      recovered: sessions.recovered,
+      expired: sessions.expired,
+      reconnect_failed: sessions.failed,
+      duplicates: this.#tracker?.duplicates ?? 0,
+      out_of_order: this.#tracker?.outOfOrder ?? 0,
+    };
   }
 
   #count(reason: string): void {
@@ -374,42 +483,6 @@ class LoadRun {
       }
     }
   }
-}
-
-/**
- * Waits until a connected client's UDP path opens or cannot: `open`, `failed` (the server never
- * answered its hellos), `timeout` (not open within `timeout` ms), `not offered` (the server has
- * no UDP channel), or `closed` (the client closed meanwhile).
- */
-function udpOpened(
-  client: GameSocketClient<BenchEvents, BenchEvents>,
-  timeout: number,
-): Promise<"open" | UdpPathError["reason"]> {
-  const state = client.udp?.state;
-  if (state === undefined) return Promise.resolve("not offered");
-  if (state === "open" || state === "failed") return Promise.resolve(state);
-  return new Promise((resolve) => {
-    const done = (result: "open" | UdpPathError["reason"]) => {
-      clearTimeout(timer);
-      client.off("udp_state", onState).off("close", onClose);
-      resolve(result);
-    };
-    const onState = (state: UdpState) => {
-      if (state === "open" || state === "failed") done(state);
-    };
-    const onClose = () => done("closed");
-    const timer = setTimeout(() => done("timeout"), timeout);
-    client.on("udp_state", onState).on("close", onClose);
-  });
-}
-
-/** The key in `errors` of a client that could not connect or join. */
-function failureReason(error: unknown): string {
-  if (error instanceof ConnectError) return error.code;
-  if (error instanceof JoinError) return `join: ${error.code}`;
-  if (error instanceof SocketClosedError) return "join: closed";
-  if (error instanceof UdpPathError) return `udp: ${error.reason}`;
-  return `error: ${error instanceof Error ? error.name : "unknown"}`;
 }
 
 /** Resolves when `promise` settles or `signal` aborts, whichever comes first. */

@@ -6,6 +6,7 @@
  */
 
 import { BENCH_NAMESPACE } from "./bench_update.ts";
+import { MAX_TRACKED_PAIRS } from "./delivery_tracker.ts";
 
 /** What `runLoad` reports while it runs, every `progressInterval` milliseconds. */
 export interface LoadProgress {
@@ -25,6 +26,12 @@ export interface LoadProgress {
   readonly p50: number;
   /** The 99th percentile of latency so far, in milliseconds. */
   readonly p99: number;
+  /** With `chaos`: connections cut so far, and sessions resumed and expired. */
+  readonly chaos?: {
+    readonly cuts: number;
+    readonly recovered: number;
+    readonly expired: number;
+  };
 }
 
 /** How each update travels: a message frame, or an `update` event whose payload is the message. */
@@ -36,6 +43,22 @@ export type LoadKind = "message" | "event";
  * server relays them the same way).
  */
 export type LoadTransport = "tcp" | "udp";
+
+/**
+ * Chaos during a load test: the clients connect through a relay (`ChaosRelay`) that cuts their
+ * connections at `rate` cuts per second while the updates are sent; each cut client reconnects
+ * and resumes its session. Over TCP only.
+ */
+export interface ChaosOptions {
+  /** Cuts per second, across all the clients' connections. */
+  rate: number;
+  /**
+   * The seed of the choice of the connection to cut.
+   *
+   * @default {1}
+   */
+  seed?: number;
+}
 
 /** Options of `runLoad`. */
 export interface LoadOptions {
@@ -90,6 +113,13 @@ export interface LoadOptions {
    * @default {5}
    */
   udpTimeout?: number;
+  /**
+   * Cut connections while sending ({@linkcode ChaosOptions}), and count sessions recovered and
+   * expired, and duplicate deliveries. Needs `transport: "tcp"`.
+   *
+   * @default {undefined: no cuts}
+   */
+  chaos?: ChaosOptions;
   /** Called every `progressInterval` milliseconds while the run lasts. */
   onProgress?: (progress: LoadProgress) => void;
   /**
@@ -113,8 +143,12 @@ export interface LoadOptions {
 }
 
 /** {@linkcode LoadOptions} with every default filled in. */
-export interface ResolvedLoadOptions
-  extends Required<Omit<LoadOptions, "onProgress" | "signal" | "onWindowStart" | "onWindowEnd">> {
+export interface ResolvedLoadOptions extends
+  Required<
+    Omit<LoadOptions, "chaos" | "onProgress" | "signal" | "onWindowStart" | "onWindowEnd">
+  > {
+  /** Cuts while sending, if given, with its seed. */
+  chaos?: Required<ChaosOptions>;
   /** Called every `progressInterval` milliseconds, if given. */
   onProgress?: (progress: LoadProgress) => void;
   /** Ends the run early, if given. */
@@ -163,6 +197,15 @@ export const LOAD_BOUNDS: Readonly<
   progressInterval: { min: 10, max: 3_600_000, integer: true },
 };
 
+/** The bounds of {@linkcode ChaosOptions}: `rate` in cuts per second, `seed` 32 bits. */
+export const CHAOS_BOUNDS: Readonly<Record<"rate" | "seed", OptionBound>> = {
+  rate: { min: 0, exclusive: true, max: 1000, integer: false },
+  seed: { min: 0, max: 0xffff_ffff, integer: true },
+};
+
+/** The seed of the chaos relay when none is given. */
+export const DEFAULT_CHAOS_SEED = 1;
+
 /** The defaults of the optional settings. */
 export const LOAD_DEFAULTS: {
   readonly namespace: string;
@@ -207,7 +250,8 @@ export function boundProblem(value: number, bound: OptionBound): string | undefi
  * @returns The options with every default.
  * @throws {RangeError} When a number is out of its {@linkcode LOAD_BOUNDS}.
  * @throws {TypeError} When the host is empty, the namespace does not start with "/", the kind
- *   is neither "message" nor "event", or the transport neither "tcp" nor "udp".
+ *   is neither "message" nor "event", the transport neither "tcp" nor "udp", or `chaos` is
+ *   given with `udp`.
  */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const resolved: ResolvedLoadOptions = {
@@ -224,6 +268,9 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     transport: options.transport ?? LOAD_DEFAULTS.transport,
     udpTimeout: options.udpTimeout ?? LOAD_DEFAULTS.udpTimeout,
     progressInterval: options.progressInterval ?? LOAD_DEFAULTS.progressInterval,
+    ...(options.chaos === undefined ? {} : {
+      chaos: { rate: options.chaos.rate, seed: options.chaos.seed ?? DEFAULT_CHAOS_SEED },
+    }),
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.onWindowStart === undefined ? {} : { onWindowStart: options.onWindowStart }),
@@ -257,6 +304,25 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     const problem = boundProblem(value, bound);
     if (problem !== undefined) {
       throw new RangeError(`Cannot run a load test: ${name} ${problem}, got ${value}`);
+    }
+  }
+  if (resolved.chaos !== undefined) {
+    // Cuts are for sessions that resume over TCP; what UDP loses is lost by design.
+    if (resolved.transport !== "tcp") {
+      throw new TypeError('Cannot run a load test: chaos goes with transport "tcp"');
+    }
+    for (const [name, bound] of Object.entries(CHAOS_BOUNDS)) {
+      const value = resolved.chaos[name as keyof typeof CHAOS_BOUNDS];
+      const problem = boundProblem(value, bound);
+      if (problem !== undefined) {
+        throw new RangeError(`Cannot run a load test: chaos.${name} ${problem}, got ${value}`);
+      }
+    }
+    const pairs = resolved.clients * Math.ceil(resolved.clients / resolved.rooms);
+    if (pairs > MAX_TRACKED_PAIRS) {
+      throw new RangeError(
+        `Cannot run a load test: chaos tracks every pair of room members, at most ${MAX_TRACKED_PAIRS}; ${resolved.clients} clients in ${resolved.rooms} rooms make ${pairs} (use more rooms)`,
+      );
     }
   }
   return resolved;

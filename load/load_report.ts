@@ -20,6 +20,30 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+/** What a load test with chaos (connections cut while sending) found. */
+export interface ChaosReport {
+  /** Cuts per second asked for. */
+  readonly rate: number;
+  /** The seed of the choice of connections to cut. */
+  readonly seed: number;
+  /** Connections cut. */
+  readonly cuts: number;
+  /** Reconnection attempts the clients made (`reconnect_attempt`). */
+  readonly reconnect_attempts: number;
+  /** Times a client was back after a cut (`reconnect`), its session resumed or not. */
+  readonly reconnects: number;
+  /** Sessions resumed (`reconnect` with `recovered`): same rooms, every frame replayed. */
+  readonly recovered: number;
+  /** Sessions the server could not resume (`session_expired`): the client went on in a fresh one. */
+  readonly expired: number;
+  /** Clients that gave up reconnecting (`reconnect_failed`). */
+  readonly reconnect_failed: number;
+  /** Deliveries received twice (the same sender's update, at the same receiver). */
+  readonly duplicates: number;
+  /** Deliveries that arrived after a later update of the same sender. */
+  readonly out_of_order: number;
+}
+
 /** What a load test found. */
 export interface LoadReport {
   /** The transport of the updates: `tcp`, or `udp` (unreliable datagrams). */
@@ -55,9 +79,10 @@ export interface LoadReport {
    * Errors by reason: a `ConnectError` code (`transport`, `timeout`, ...) for a failed connect,
    * `join: <code>` for a refused join, `udp: timeout`, `udp: failed` or `udp: not offered` for
    * a client whose UDP path did not open, `disconnect: <reason>` for a client that left during the
-   * run, `send: <status>` for a send that was not `sent`, `misrouted` for an update from another
-   * room, `unexpected payload` for an `update` event without a BenchUpdate, `error: <name>` for
-   * an error a client reported.
+   * run (or, without chaos, whose connection dropped: it reconnects), `send: <status>` for a send
+   * that was not `sent` (`send: offline queue full` for one made while reconnecting, past the
+   * offline queue), `misrouted` for an update from another room, `unexpected payload` for an
+   * `update` event without a BenchUpdate, `error: <name>` for an error a client reported.
    */
   readonly errors: Readonly<Record<string, number>>;
   /** Deliveries received per second over the window. */
@@ -80,6 +105,11 @@ export interface LoadReport {
   readonly window_s: number;
   /** Whether the run was cut short (`signal` aborted, Ctrl-C). */
   readonly interrupted: boolean;
+  /**
+   * With `chaos`: the cuts and what came of them. `received` and `lost` then count each update at
+   * each receiver once: a duplicate is counted here, not received again.
+   */
+  readonly chaos?: ChaosReport;
   /** Every latency recorded. */
   readonly histogram: LatencyHistogram;
 }
@@ -132,6 +162,8 @@ export interface LoadReportJson {
   window_s: number;
   /** See {@linkcode LoadReport.interrupted}. */
   interrupted: boolean;
+  /** See {@linkcode LoadReport.chaos}; `null` without chaos. */
+  chaos: ChaosReport | null;
   /** The error rate that `--max-error-rate` is compared with ({@linkcode errorRate}). */
   error_rate: number;
   /** The latency histogram's non-empty ranges. */
@@ -139,9 +171,9 @@ export interface LoadReportJson {
 }
 
 /**
- * The share of things that went wrong: (failed connections + other errors + lost deliveries) /
- * max(1, expected deliveries + clients). A failed connection's own entry in `errors` is not
- * counted twice.
+ * The share of things that went wrong: (failed connections + other errors + lost deliveries +
+ * duplicates) / max(1, expected deliveries + clients). A failed connection's own entry in
+ * `errors` is not counted twice.
  *
  * @param report The report.
  * @returns The rate, 0 when nothing went wrong.
@@ -150,7 +182,8 @@ export function errorRate(report: LoadReport): number {
   let errors = 0;
   for (const count of Object.values(report.errors)) errors += count;
   const others = Math.max(0, errors - report.failed);
-  return (report.failed + others + report.lost) / Math.max(1, report.expected + report.clients);
+  const wrong = report.failed + others + report.lost + (report.chaos?.duplicates ?? 0);
+  return wrong / Math.max(1, report.expected + report.clients);
 }
 
 function round(value: number, digits: number): number {
@@ -302,6 +335,43 @@ export function formatErrors(report: LoadReport): string[] {
 }
 
 /**
+ * What the cuts of a run with chaos did: cuts, reconnections, sessions recovered and expired,
+ * reliable messages lost and duplicated.
+ *
+ * @param report The report.
+ * @returns The lines; none without chaos.
+ *
+ * @example
+ * ```ts ignore
+ * for (const line of formatChaos(await runLoad({ ...options, chaos: { rate: 10 } }))) {
+ *   console.log(line);
+ * }
+ * ```
+ */
+export function formatChaos(report: LoadReport): string[] {
+  const chaos = report.chaos;
+  if (chaos === undefined) return [];
+  const rows: [string, string][] = [
+    ["cuts made", String(chaos.cuts)],
+    ["reconnect attempts", String(chaos.reconnect_attempts)],
+    ["reconnections", String(chaos.reconnects)],
+    ["sessions recovered", String(chaos.recovered)],
+    ["sessions expired", String(chaos.expired)],
+    ...(chaos.reconnect_failed > 0
+      ? [["reconnects failed", String(chaos.reconnect_failed)] as [string, string]]
+      : []),
+    ["reliable messages lost", String(report.lost)],
+    ["duplicates", String(chaos.duplicates)],
+    ["out of order", String(chaos.out_of_order)],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  return [
+    `chaos: ${chaos.rate} cuts/s across all connections (seed ${chaos.seed})`,
+    ...rows.map(([name, value]) => `  ${name.padEnd(width)}${value}`),
+  ];
+}
+
+/**
  * The report as one JSON-ready object (figures rounded; the histogram as its non-empty ranges).
  *
  * @param report The report.
@@ -333,6 +403,7 @@ export function reportToJson(report: LoadReport): LoadReportJson {
     send_lag_max_ms: round(report.send_lag_max_ms, 2),
     window_s: round(report.window_s, 3),
     interrupted: report.interrupted,
+    chaos: report.chaos === undefined ? null : { ...report.chaos },
     error_rate: errorRate(report),
     histogram: report.histogram.buckets().filter((bucket) => bucket.count > 0).map((bucket) => ({
       from_ms: bucket.from,

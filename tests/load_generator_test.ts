@@ -2,7 +2,9 @@
  * The load generator against an in-process demo server: every update delivered to its whole
  * room and accounted for, in both kinds and over both transports; connection failures, UDP
  * paths that do not open, disconnects and losses counted; an interrupted run; the bench relay's
- * delivery classes; the send schedule; the report's forms.
+ * delivery classes; the send schedule; the report's forms. With chaos: connections cut through
+ * the chaos relay, every session resumed with nothing lost or duplicated (and, against a server
+ * that keeps no sessions, the losses counted); the relay itself; the duplicate check.
  */
 
 import assert from "node:assert/strict";
@@ -16,10 +18,26 @@ import {
   SchemaMessage,
   type UdpState,
 } from "../client.ts";
-import { BENCH_NAMESPACE, BENCH_SCHEMAS, BenchUpdate } from "../load/bench_update.ts";
+import {
+  BENCH_NAMESPACE,
+  BENCH_SCHEMAS,
+  BenchUpdate,
+  sequenceOf,
+  setSequence,
+} from "../load/bench_update.ts";
+import { ChaosRelay } from "../load/chaos_relay.ts";
+import { DeliveryTracker, MAX_TRACKED_PAIRS } from "../load/delivery_tracker.ts";
 import { LatencyHistogram } from "../load/latency_histogram.ts";
 import { type LoadReport, runLoad } from "../load/load_generator.ts";
-import { errorRate, formatErrors, formatSummary, reportToJson } from "../load/load_report.ts";
+import {
+  type ChaosReport,
+  errorRate,
+  formatChaos,
+  formatErrors,
+  formatSummary,
+  reportToJson,
+} from "../load/load_report.ts";
+import { decodeFrame, encodeFrame } from "../protocol/mod.ts";
 import { runSchedule, scheduledCount } from "../load/send_schedule.ts";
 import { GameSocketServer } from "../server.ts";
 import { within } from "./within.ts";
@@ -401,6 +419,13 @@ Deno.test("runLoad rejects options out of bounds before connecting", async () =>
   // @ts-expect-error: the transport is checked at run time too
   await assert.rejects(runLoad({ ...base, transport: "quic" }), TypeError);
   await assert.rejects(runLoad({ ...base, udpTimeout: 0 }), RangeError);
+  await assert.rejects(runLoad({ ...base, chaos: { rate: 0 } }), RangeError);
+  await assert.rejects(runLoad({ ...base, chaos: { rate: 1001 } }), RangeError);
+  await assert.rejects(runLoad({ ...base, chaos: { rate: 1, seed: -1 } }), RangeError);
+  await assert.rejects(runLoad({ ...base, chaos: { rate: 1, seed: 2 ** 32 } }), RangeError);
+  await assert.rejects(runLoad({ ...base, chaos: { rate: 1 }, transport: "udp" }), TypeError);
+  // 5000 clients in one room: 25 million pairs to check for duplicates.
+  await assert.rejects(runLoad({ ...base, clients: 5000, chaos: { rate: 1 } }), RangeError);
 });
 
 Deno.test("scheduledCount rounds senders × rate × duration up, without float noise", () => {
@@ -571,4 +596,236 @@ Deno.test("reportToJson has every figure, rounded, and survives JSON", () => {
     { from_ms: 2, to_ms: 5, count: 1 },
     { from_ms: 5, to_ms: 10, count: 1 },
   ]);
+});
+
+Deno.test("runLoad with chaos cuts connections while sending; every session resumes, nothing lost or duplicated", async () => {
+  await using demo = await demoServer();
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 20,
+    rooms: 4,
+    rate: 20,
+    duration: 2,
+    chaos: { rate: 10, seed: 42 },
+  });
+  const chaos = report.chaos!;
+  console.log(JSON.stringify(chaos));
+  // 10 cuts/s for 2 s, each on a live connection (a client back from a cut may be cut again).
+  assert.ok(chaos.cuts >= 15 && chaos.cuts <= 20, `cuts ${chaos.cuts}`);
+  // A cut can fall on a connection still resuming: one return for both cuts, then.
+  assert.ok(chaos.reconnects >= 10 && chaos.reconnects <= chaos.cuts, `${chaos.reconnects}`);
+  assert.equal(chaos.recovered, chaos.reconnects);
+  assert.equal(chaos.expired, 0);
+  assert.equal(chaos.reconnect_failed, 0);
+  assert.equal(chaos.duplicates, 0);
+  assert.equal(chaos.out_of_order, 0);
+  assert.deepEqual(report.errors, {});
+  // Emits made while reconnecting are kept and sent after: every one of the 800 was sent, and a
+  // cut client stayed a member of its room throughout, so each send is expected five times.
+  assert.equal(report.sent, 800);
+  assert.equal(report.expected, 4000);
+  assert.equal(report.received, 4000);
+  assert.equal(report.lost, 0);
+  assert.equal(errorRate(report), 0);
+  assertConsistent(report);
+});
+
+Deno.test("runLoad with chaos against a server that keeps no sessions counts them expired, and the losses", async () => {
+  await using demo = await demoServer({ recovery: false });
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 8,
+    rooms: 1,
+    rate: 20,
+    duration: 1,
+    drain: 1,
+    chaos: { rate: 4 },
+  });
+  const chaos = report.chaos!;
+  assert.ok(chaos.cuts >= 2, `cuts ${chaos.cuts}`);
+  assert.ok(chaos.reconnects >= 1, `reconnects ${chaos.reconnects}`);
+  assert.equal(chaos.recovered, 0);
+  assert.equal(chaos.expired, chaos.reconnects);
+  assert.equal(chaos.duplicates, 0);
+  assert.equal(chaos.seed, 1);
+  // What the room sent while a client was away never reached it.
+  assert.ok(report.lost > 0, `lost ${report.lost}`);
+  assert.ok(errorRate(report) > 0);
+});
+
+/** An echo server on 127.0.0.1: each connection gets back what it sends. */
+function echoServer(): { port: number } & AsyncDisposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.TcpConn>();
+  const served: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      served.push(
+        conn.readable.pipeTo(conn.writable).catch(() => {}).finally(() => conns.delete(conn)),
+      );
+    }
+  })();
+  return {
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by its pipe already.
+        }
+      }
+      await Promise.all(served);
+    },
+  };
+}
+
+/** Whether a relayed connection is still live: a byte sent comes back (or the end comes). */
+async function echoes(conn: Deno.TcpConn): Promise<boolean> {
+  try {
+    await conn.write(new Uint8Array([7]));
+    return await within(conn.read(new Uint8Array(1)), "an echo or the end") === 1;
+  } catch {
+    return false;
+  }
+}
+
+/** Opens `count` connections through a relay, one after the other (so in a known order). */
+async function openThrough(relay: ChaosRelay, count: number): Promise<Deno.TcpConn[]> {
+  const conns: Deno.TcpConn[] = [];
+  for (let i = 0; i < count; i++) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: relay.port });
+    conns.push(conn);
+    assert.ok(await echoes(conn), "a connection through the relay echoes");
+  }
+  return conns;
+}
+
+Deno.test("ChaosRelay cuts a random live connection, both sides at once, the same ones for the same seed", async () => {
+  await using echo = echoServer();
+  const cutWith = async (seed: number) => {
+    await using relay = ChaosRelay.start({
+      targetHost: "127.0.0.1",
+      targetPort: echo.port,
+      rate: 1,
+      seed,
+    });
+    const conns = await openThrough(relay, 6);
+    assert.equal(relay.open, 6);
+    for (let i = 0; i < 3; i++) assert.ok(relay.cut());
+    assert.equal(relay.cuts, 3);
+    assert.equal(relay.open, 3);
+    const live = await Promise.all(conns.map(echoes));
+    for (const conn of conns) conn.close();
+    return live;
+  };
+  const first = await cutWith(7);
+  assert.equal(first.filter((live) => !live).length, 3);
+  assert.deepEqual(await cutWith(7), first);
+});
+
+Deno.test("ChaosRelay cuts at its rate while cutting, and not before or after", async () => {
+  await using echo = echoServer();
+  await using relay = ChaosRelay.start({
+    targetHost: "127.0.0.1",
+    targetPort: echo.port,
+    rate: 100,
+  });
+  const conns = await openThrough(relay, 4);
+  assert.equal(relay.cuts, 0);
+  const started = performance.now();
+  relay.startCutting();
+  // Each read ends when its connection is cut: four cuts, the k-th due k/100 s after the start.
+  const ends = await within(
+    Promise.all(conns.map((conn) => conn.read(new Uint8Array(1)).catch(() => null))),
+    "four cuts",
+  );
+  const elapsed = performance.now() - started;
+  relay.stopCutting();
+  assert.deepEqual(ends, [null, null, null, null]);
+  assert.equal(relay.cuts, 4);
+  assert.ok(elapsed >= 35, `four cuts at 100/s took ${elapsed} ms`);
+  const [late] = await openThrough(relay, 1);
+  assert.equal(relay.cuts, 4);
+  assert.equal(relay.cut(), true);
+  assert.equal(relay.cut(), false, "nothing left to cut");
+  late!.close();
+  for (const conn of conns) conn.close();
+});
+
+Deno.test("ChaosRelay.start refuses a rate not above 0 and a seed outside 32 bits", () => {
+  const target = { targetHost: "127.0.0.1", targetPort: 1 };
+  assert.throws(() => ChaosRelay.start({ ...target, rate: 0 }), RangeError);
+  assert.throws(() => ChaosRelay.start({ ...target, rate: Infinity }), RangeError);
+  assert.throws(() => ChaosRelay.start({ ...target, rate: 1, seed: 1.5 }), RangeError);
+  assert.throws(() => ChaosRelay.start({ ...target, rate: 1, seed: 2 ** 32 }), RangeError);
+});
+
+Deno.test("DeliveryTracker tells in-order, ahead, late and duplicate deliveries, per pair", () => {
+  const tracker = new DeliveryTracker(6, 2); // rooms {0, 2, 4} and {1, 3, 5}
+  assert.equal(tracker.record(0, 2, 0), "in_order");
+  assert.equal(tracker.record(0, 2, 1), "in_order");
+  // Another receiver, and another sender, count on their own.
+  assert.equal(tracker.record(4, 2, 0), "in_order");
+  assert.equal(tracker.record(0, 4, 0), "in_order");
+  assert.equal(tracker.record(0, 2, 1), "duplicate");
+  assert.equal(tracker.record(0, 2, 4), "ahead");
+  assert.equal(tracker.record(0, 2, 3), "late");
+  assert.equal(tracker.record(0, 2, 3), "duplicate");
+  assert.equal(tracker.record(0, 2, 2), "late");
+  assert.equal(tracker.record(0, 2, 5), "in_order");
+  assert.equal(tracker.record(5, 3, 0), "in_order");
+  assert.equal(tracker.duplicates, 2);
+  assert.equal(tracker.outOfOrder, 2);
+  assert.throws(() => new DeliveryTracker(MAX_TRACKED_PAIRS / 2 + 1, 1), RangeError);
+});
+
+Deno.test("a BenchUpdate carries its sequence number in x and y, at the same size", () => {
+  const value = { id: 3, x: 0, y: 0, angle: 1.5, health: 1, alive: true, firing: false, t: 0 };
+  const size = encodeFrame(BenchUpdate, value).length;
+  for (const sequence of [0, 1, 32_767, 32_768, 65_535, 65_536, 3_600_000, 2 ** 31 - 1]) {
+    setSequence(value, sequence);
+    const frame = decodeFrame(encodeFrame(BenchUpdate, value), { schemas: BENCH_SCHEMAS });
+    assert.ok(frame.type === "message");
+    assert.equal(sequenceOf(frame.value as typeof value), sequence);
+    assert.equal(encodeFrame(BenchUpdate, value).length, size);
+  }
+});
+
+const sampleChaos: ChaosReport = {
+  rate: 10,
+  seed: 1,
+  cuts: 20,
+  reconnect_attempts: 21,
+  reconnects: 20,
+  recovered: 19,
+  expired: 1,
+  reconnect_failed: 0,
+  duplicates: 2,
+  out_of_order: 0,
+};
+
+Deno.test("formatChaos lists the cuts and what came of them; reportToJson and errorRate count them", () => {
+  assert.deepEqual(formatChaos(sampleReport()), []);
+  assert.deepEqual(formatChaos(sampleReport({ chaos: sampleChaos })), [
+    "chaos: 10 cuts/s across all connections (seed 1)",
+    "  cuts made               20",
+    "  reconnect attempts      21",
+    "  reconnections           20",
+    "  sessions recovered      19",
+    "  sessions expired        1",
+    "  reliable messages lost  5",
+    "  duplicates              2",
+    "  out of order            0",
+  ]);
+  assert.equal(reportToJson(sampleReport()).chaos, null);
+  const json = JSON.parse(JSON.stringify(reportToJson(sampleReport({ chaos: sampleChaos }))));
+  assert.deepEqual(json.chaos, sampleChaos);
+  // (2 failed + 1 disconnect + 5 lost + 2 duplicates) / (400 expected + 10 clients)
+  assert.equal(errorRate(sampleReport({ chaos: sampleChaos })), 10 / 410);
 });

@@ -2,7 +2,8 @@
  * `deno task stress` as a process: against `deno task serve` (the issue's done-when: 200
  * clients for 5 s, no errors, nothing lost; and with --udp, every update sent and relayed as a
  * datagram), its JSON report, its exit status 1 when connections fail or UDP is not offered,
- * and 2 on bad arguments.
+ * and 2 on bad arguments. With --chaos: connections cut during the run, every session resumed,
+ * no reliable message lost or duplicated; exit status 1 when sessions cannot resume.
  */
 
 import assert from "node:assert/strict";
@@ -201,6 +202,83 @@ Deno.test("deno task stress --udp exits 1 when the server offers no UDP, saying 
   assert.match(run.stderr, /^ {2}udp: not offered: 3$/m);
 });
 
+Deno.test("deno task stress --chaos 10: 20 clients for 2 s, every cut session resumed, nothing lost or duplicated", async () => {
+  await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
+  const { port } = await server.listen();
+  const run = await stress([
+    "--port",
+    String(port),
+    "--clients",
+    "20",
+    "--rooms",
+    "4",
+    "--duration",
+    "2",
+    "--kind",
+    "event",
+    "--chaos",
+    "10",
+    "--seed",
+    "7",
+    "--json",
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  const report = lastJson(run);
+  const chaos = report.chaos as Record<string, number>;
+  console.log(`--chaos 10, 20 clients, 2 s: ${JSON.stringify(chaos)}`);
+  assert.equal(chaos.rate, 10);
+  assert.equal(chaos.seed, 7);
+  assert.ok(chaos.cuts! >= 10, `cuts ${chaos.cuts}`);
+  assert.ok(chaos.recovered! >= 10, `recovered ${chaos.recovered}`);
+  assert.equal(chaos.recovered, chaos.reconnects);
+  assert.equal(chaos.expired, 0);
+  assert.equal(chaos.duplicates, 0);
+  assert.equal(report.lost, 0);
+  assert.equal(report.sent, 800);
+  assert.equal(report.received, 4000);
+  assert.deepEqual(report.errors, {});
+  assert.match(run.stderr, /, through a relay cutting 10 connections\/s \(seed 7\)$/m);
+  assert.match(run.stderr, /^chaos: 10 cuts\/s across all connections \(seed 7\)$/m);
+  assert.match(run.stderr, new RegExp(`^ {2}cuts made {2,}${chaos.cuts}$`, "m"));
+  assert.match(run.stderr, new RegExp(`^ {2}sessions recovered {2,}${chaos.recovered}$`, "m"));
+  assert.match(run.stderr, /^ {2}sessions expired {2,}0$/m);
+  assert.match(run.stderr, /^ {2}reliable messages lost {2,}0$/m);
+  assert.match(run.stderr, /^ {2}duplicates {2,}0$/m);
+  assert.doesNotMatch(run.stderr, /FAIL/);
+});
+
+Deno.test("deno task stress --chaos exits 1 when sessions cannot resume, counting them expired and the losses", async () => {
+  await using server = createDemoServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    recovery: false,
+  });
+  const { port } = await server.listen();
+  const run = await stress([
+    "--port",
+    String(port),
+    "--clients",
+    "8",
+    "--rooms",
+    "1",
+    "--duration",
+    "1",
+    "--drain",
+    "1",
+    "--chaos",
+    "4",
+    "--json",
+  ]);
+  assert.equal(run.code, 1, run.stderr);
+  const report = lastJson(run);
+  const chaos = report.chaos as Record<string, number>;
+  assert.ok(chaos.expired! >= 1, `expired ${chaos.expired}`);
+  assert.equal(chaos.recovered, 0);
+  assert.ok((report.lost as number) > 0);
+  assert.match(run.stderr, /FAIL: \d+ reliable messages lost and 0 duplicated under --chaos/);
+});
+
 Deno.test("deno task stress --json ends with one JSON object holding every figure", async () => {
   await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
   const { port } = await server.listen();
@@ -230,6 +308,8 @@ Deno.test("deno task stress --json ends with one JSON object holding every figur
   assert.match(run.stderr, /^latency histogram:$/m);
   assert.match(run.stderr, /^errors: none$/m);
   assert.match(run.stderr, /^messages lost: 0 of 1000 expected/m);
+  assert.equal(report.chaos, null);
+  assert.doesNotMatch(run.stderr, /^chaos:/m);
 });
 
 Deno.test("deno task stress prints progress lines, the summary and the histogram", async () => {
@@ -322,6 +402,14 @@ Deno.test("deno task stress refuses bad arguments with exit status 2 and a messa
     [["--udp-timeout", "2"], /--udp-timeout goes with --udp/],
     [["--namespace", "bench"], /namespace starts with "\/"/],
     [["--max-error-rate", "2"], /--max-error-rate must be a number in 0\.\.1/],
+    [["--chaos", "0"], /--chaos must be a number above 0 and at most 1000, got "0"/],
+    [["--chaos", "1001"], /--chaos must be a number above 0 and at most 1000/],
+    [["--chaos", "often"], /--chaos must be a number above 0/],
+    [["--chaos", "5", "--seed=-1"], /--seed must be an integer in 0\.\.4294967295/],
+    [["--chaos", "5", "--seed", "1.5"], /--seed must be an integer/],
+    [["--seed", "3"], /--seed goes with --chaos/],
+    [["--chaos", "5", "--udp"], /--chaos goes with TCP, not --udp/],
+    [["--chaos", "5", "--clients", "5000", "--rooms", "1"], /chaos tracks every pair/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["extra"], /positional/i],
   ];
@@ -352,6 +440,8 @@ Deno.test("deno task stress --help lists every option and exits 0", async () => 
       "--ramp-up",
       "--drain",
       "--max-error-rate",
+      "--chaos",
+      "--seed",
       "--json",
       "--help",
     ]
