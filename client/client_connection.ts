@@ -43,6 +43,7 @@ import {
 } from "../session/disconnect_reason.ts";
 import { DatagramRouter } from "../session/datagram_router.ts";
 import { ConnectError, type ConnectErrorCode } from "../session/errors.ts";
+import { tokenBytes, tokenText } from "../session/recoverable_sessions.ts";
 import { isCounted, SessionStream } from "../session/session_stream.ts";
 import type { EventsMap } from "../session/event_map.ts";
 import {
@@ -103,7 +104,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   #state: ConnectionState = "connecting";
   #transport: StreamTransport;
   /** With a server that keeps sessions: the session's id and its current recovery token. */
-  #session: { readonly id: string; readonly token: Uint8Array } | undefined;
+  #session: { readonly id: string; readonly token: string } | undefined;
   #stream: SessionStream | undefined;
   #offline: OfflineQueue;
   #reconnector: Reconnector | undefined;
@@ -112,7 +113,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   #final = false;
   #resumeTimer: TimerEntry | undefined;
   /** The credentials of each namespace's connect (of `/` on channel 0), for a fresh session. */
-  #auths = new Map<number, Uint8Array | undefined>();
+  #auths: Map<number, Uint8Array | undefined> | undefined;
   #channels = new ChannelTable();
   #sockets = new Map<number, ClientSocket<Listen, Emit>>();
   #byName = new Map<string, ClientSocket<Listen, Emit>>();
@@ -240,14 +241,14 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#sockets.set(ROOT_CHANNEL, root);
     this.#byName.set("/", root);
     this.#connectTimer(root);
-    this.#auths.set(ROOT_CHANNEL, authField(options.auth).auth);
+    (this.#auths ??= new Map()).set(ROOT_CHANNEL, authField(options.auth).auth);
     this.#transport.send(this.#rootConnect(false));
     return root;
   }
 
   /** The connect of `/`: asking to resume the session when `resume`. */
   #rootConnect(resume: boolean): Uint8Array {
-    const auth = this.#auths.get(ROOT_CHANNEL);
+    const auth = this.#auths?.get(ROOT_CHANNEL);
     const session = this.#session;
     const stream = this.#stream;
     return encodeFrame(Connect, {
@@ -258,7 +259,11 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       ...(auth === undefined ? {} : { auth }),
       // With reconnection, the count asks for a recoverable session (0 on a first connect).
       ...(resume && session !== undefined && stream !== undefined
-        ? { sessionId: session.id, recoveryToken: session.token, received: stream.received }
+        ? {
+          sessionId: session.id,
+          recoveryToken: tokenBytes(session.token),
+          received: stream.received,
+        }
         : this.#options.reconnection === undefined
         ? {}
         : { received: 0 }),
@@ -294,14 +299,14 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     this.#sockets.set(channel, socket);
     this.#byName.set(namespace, socket);
     this.#connectTimer(socket);
-    this.#auths.set(channel, authField(options.auth).auth);
+    (this.#auths ??= new Map()).set(channel, authField(options.auth).auth);
     this.#out(this.#namespaceConnect(socket));
     return socket;
   }
 
   #namespaceConnect(socket: ClientSocket<Listen, Emit>): Uint8Array {
     const schemas = this.#channelSchemas.get(socket.channel);
-    const auth = this.#auths.get(socket.channel);
+    const auth = this.#auths?.get(socket.channel);
     return encodeFrame(Connect, {
       namespace: socket.namespace,
       channel: socket.channel,
@@ -774,7 +779,7 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
       if (sessionId === undefined || recoveryToken === undefined) {
         this.#session = this.#stream = undefined;
       } else {
-        this.#session = { id: sessionId, token: recoveryToken };
+        this.#session = { id: sessionId, token: tokenText(recoveryToken) };
         if (!(resuming && value.recovered === true)) {
           this.#stream = new SessionStream(REPLAY_LIMITS);
         }

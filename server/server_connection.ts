@@ -46,7 +46,7 @@ import type {
 import type { BroadcastPacket } from "./adapter.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import { ServerSocket } from "./server_socket.ts";
-import { newRecoveryToken, sameToken } from "../session/recoverable_sessions.ts";
+import { newRecoveryToken, sameToken, tokenBytes } from "../session/recoverable_sessions.ts";
 import { isCounted, SessionStream } from "../session/session_stream.ts";
 import { randomSocketId } from "../session/socket_id.ts";
 import type { UdpSession, UdpSessionOwner } from "./server_udp.ts";
@@ -86,7 +86,7 @@ export class ServerConnection implements UdpSessionOwner {
   #udp: UdpSession | undefined;
   #router: DatagramRouter | undefined;
   /** With session recovery: the session's id, its current token, and its counted frames. */
-  #session: { readonly id: string; token: Uint8Array; readonly stream: SessionStream } | undefined;
+  #session: { readonly id: string; token: string; readonly stream: SessionStream } | undefined;
   /** Whether the transport's close should keep the session (a heartbeat timeout). */
   #keepOnClose = false;
 
@@ -698,7 +698,7 @@ export class ServerConnection implements UdpSessionOwner {
     return this.#handshake(this.#root!, {
       ...(session === undefined ? {} : {
         sessionId: session.id,
-        recoveryToken: session.token,
+        recoveryToken: tokenBytes(session.token),
         recovered,
         received: session.stream.received,
       }),

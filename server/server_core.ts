@@ -85,9 +85,9 @@ export interface ServerCore {
    *
    * @param session The connection (its session).
    * @param id The session id.
-   * @param token The recovery token the client holds.
+   * @param token The recovery token the client holds, as text.
    */
-  keepSession(session: ServerConnection, id: string, token: Uint8Array): void;
+  keepSession(session: ServerConnection, id: string, token: string): void;
   /**
    * A new connection asks to resume a session.
    *

@@ -10,20 +10,45 @@ import { timingSafeEqual } from "node:crypto";
 /** The size of a recovery token, in bytes. */
 export const RECOVERY_TOKEN_SIZE = 32;
 
-/** A fresh recovery token: 256 random bits. */
-export function newRecoveryToken(): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(RECOVERY_TOKEN_SIZE));
+/**
+ * A fresh recovery token, 256 random bits, as text of one character per byte: a session holds
+ * it for its whole life, and a short string costs far less memory than a typed array.
+ */
+export function newRecoveryToken(): string {
+  return tokenText(crypto.getRandomValues(new Uint8Array(RECOVERY_TOKEN_SIZE)));
 }
 
 /**
- * Whether two tokens are equal, in time that does not depend on where they differ.
+ * A token's bytes, for the wire.
  *
- * @param a One token.
- * @param b The other.
- * @returns Whether they are the same bytes.
+ * @param text The token as text.
+ * @returns Its bytes.
  */
-export function sameToken(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+export function tokenBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * A token as text, one character per byte.
+ *
+ * @param bytes The token's bytes.
+ * @returns The text.
+ */
+export function tokenText(bytes: Uint8Array): string {
+  return String.fromCharCode(...bytes);
+}
+
+/**
+ * Whether a presented token is the one kept, in time that does not depend on where they differ.
+ *
+ * @param kept The token kept, as text.
+ * @param presented The bytes presented.
+ * @returns Whether they are the same.
+ */
+export function sameToken(kept: string, presented: Uint8Array): boolean {
+  return kept.length === presented.length && timingSafeEqual(tokenBytes(kept), presented);
 }
 
 /**
@@ -39,7 +64,7 @@ export type ClaimResult<S> =
 
 interface Kept<S> {
   readonly session: S;
-  readonly token: Uint8Array;
+  readonly token: string;
   readonly until: number;
 }
 
@@ -75,10 +100,10 @@ export class RecoverableSessions<S> {
    *
    * @param id The session id.
    * @param session The session.
-   * @param token Its recovery token (the one the client holds).
+   * @param token Its recovery token (the one the client holds), as text.
    */
-  keep(id: string, session: S, token: Uint8Array): void {
-    this.#kept.set(id, { session, token: token.slice(), until: this.#clock() + this.window });
+  keep(id: string, session: S, token: string): void {
+    this.#kept.set(id, { session, token, until: this.#clock() + this.window });
   }
 
   /**
