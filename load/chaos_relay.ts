@@ -8,6 +8,8 @@
  * @module
  */
 
+import { mulberry32 } from "./seeded_random.ts";
+
 /** Options of {@linkcode ChaosRelay.start}. */
 export interface ChaosRelayOptions {
   /** The server's host. */
@@ -242,16 +244,4 @@ export class ChaosRelay implements AsyncDisposable {
       }
     }
   }
-}
-
-/** mulberry32: a small seeded generator of numbers in [0, 1); the same seed, the same numbers. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
