@@ -71,12 +71,14 @@ Deno.test("deno task dump --udp-port relays datagrams both ways, prints them, wa
     using conn = await Deno.connect({ hostname: "127.0.0.1", port });
     using accepted = await within(tcp.accept(), "the relay's connection");
     await writeAll(accepted, handshake(4001, 5));
-    await writeAll(conn, encodeFrame(EventName, { id: 0, name: "move" }));
     const warning = await dump.waitForLine((line) => / warning: /.test(line), "the warning");
     assert.match(
       warning,
       /^conn 1 +\d+\.\d{3}s warning: the server announces UDP port 4001: .* bypassing the relay; have the server announce the same-port form \(udpPort 0\) to relay them$/,
     );
+    // Only once the Handshake is through, so the capture's order is this one.
+    await writeAll(conn, encodeFrame(EventName, { id: 0, name: "move" }));
+    await dump.waitForLine((line) => /EventName/.test(line), "the EventName");
 
     await using client = await UdpPeer.open();
     const up = [
