@@ -15,7 +15,7 @@ import {
 import { type UdpStats, udpStatsOf } from "../session/delivery.ts";
 import { helloClock, helloRoundTrip, RoundTrip } from "../session/heartbeat.ts";
 import type { TimerEntry, TimerQueue } from "../session/timer_queue.ts";
-import { type DatagramDrop, DatagramPath } from "../transport/datagram_path.ts";
+import { type DatagramDrop, DatagramPath, noDrops } from "../transport/datagram_path.ts";
 import { END_OF_TICK } from "../transport/flush_scheduler.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 import { UdpSocket } from "../transport/udp_socket.ts";
@@ -237,6 +237,6 @@ const EMPTY_STATS: UdpStats = {
   bytesSent: 0,
   bytesReceived: 0,
   overflowed: 0,
-  dropped: { late: 0, replayed: 0, forged: 0, oversized: 0, truncated: 0, unbound: 0, invalid: 0 },
+  dropped: noDrops(),
   rtt: { last: undefined, smoothed: undefined },
 };
