@@ -45,13 +45,17 @@ export {
   type NamespaceEvents,
   type NamespaceOptions,
 } from "./server/namespace.ts";
+export type { Middleware, MiddlewareContext } from "./server/middleware.ts";
 export type { AckValue, RoomJoinValue } from "./server/server_connection.ts";
 export type { ServerStats } from "./server/server_core.ts";
 export type { ServerUdpStats } from "./server/server_udp.ts";
 export {
   DEFAULT_PORT,
   type GameSocketServerOptions,
+  type RateLimitOptions,
+  type RateLimitPolicy,
   type RecoveryOptions,
+  type ResolvedRateLimit,
   type ResolvedRecoveryOptions,
   type ResolvedServerOptions,
   type ResolvedUdpOptions,

@@ -10,6 +10,9 @@
  * 100 ms, more than 1% is lost, or deliveries stop growing by 5%), `idle` (N connections that
  * stay connected: the server's RSS per connection).
  *
+ * The server keeps its default `maxConnectionsPerAddress` (256): the clients spread over
+ * loopback source addresses 127.0.0.x, 200 per address, as `deno task stress` does.
+ *
  * Session recovery is on, as by default on both sides: the clients reconnect and ask for
  * recoverable sessions, the server keeps them, and both confirm what they receive (`SessionAck`),
  * which `wire_bytes_in_per_sent` shows.
@@ -26,6 +29,8 @@ import { Connect, encodeFrame, PROTOCOL_VERSION, SchemaRegistry } from "../proto
 import { GameSocketClient } from "../client.ts";
 import { BENCH_NAMESPACE, BENCH_SCHEMAS } from "../load/bench_update.ts";
 import { type LoadTransport, runLoad } from "../load/load_generator.ts";
+import { CLIENTS_PER_ADDRESS, sourceAddresses } from "../load/load_options.ts";
+import { connectNodeTcp } from "../transport/node_tcp_conn.ts";
 import type { LoadReport } from "../load/load_report.ts";
 import { type ProcessSample, sampleProcess, startServerProcess } from "./server_process.ts";
 
@@ -192,8 +197,12 @@ async function fanout(
   };
 }
 
-/** Opens `count` connections that complete the handshake of "/" and then stay idle. */
+/**
+ * Opens `count` connections that complete the handshake of "/" and then stay idle, spread over
+ * loopback source addresses so that each stays under the server's `maxConnectionsPerAddress`.
+ */
 async function openIdle(port: number, count: number): Promise<Deno.Conn[]> {
+  const sources = sourceAddresses(Math.ceil(count / CLIENTS_PER_ADDRESS));
   const conns: Deno.Conn[] = [];
   const buffer = new Uint8Array(256);
   const hello = encodeFrame(Connect, {
@@ -203,8 +212,11 @@ async function openIdle(port: number, count: number): Promise<Deno.Conn[]> {
     schemaFingerprint: new SchemaRegistry().fingerprint,
   }).slice();
   for (let i = 0; i < count; i += 200) {
-    const batch = Array.from({ length: Math.min(200, count - i) }, async () => {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const batch = Array.from({ length: Math.min(200, count - i) }, async (_, j) => {
+      const localAddress = sources?.[(i + j) % sources.length];
+      const conn = localAddress === undefined
+        ? await Deno.connect({ hostname: "127.0.0.1", port })
+        : await connectNodeTcp({ hostname: "127.0.0.1", port, localAddress });
       conns.push(conn);
       await conn.write(hello);
       if (await conn.read(buffer) === null) throw new Error("The server closed a connection");

@@ -8,7 +8,14 @@ import { GameSocketClient } from "../client.ts";
 import { GameSocketServer } from "../server.ts";
 
 const count = Number(Deno.args[0] ?? 2000);
-const server = new GameSocketServer({ hostname: "127.0.0.1", port: 0, maxConnections: count + 10 });
+// Every client connects from 127.0.0.1 (Deno.connect, as a client does by default), so the
+// per-address limit must fit them all.
+const server = new GameSocketServer({
+  hostname: "127.0.0.1",
+  port: 0,
+  maxConnections: count + 10,
+  maxConnectionsPerAddress: count + 10,
+});
 const { port } = await server.listen();
 
 /** Lets pending work finish, then collects garbage when the process runs with --expose-gc. */

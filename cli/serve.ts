@@ -31,6 +31,9 @@ Options:
                          (default: 0, write at the end of each event-loop tick)
       --cert <file>      TLS certificate chain (PEM); with --key, the server speaks TLS only
       --key <file>       TLS private key (PEM)
+      --require-tls      refuse to start without --cert and --key (never serve plain TCP)
+      --max-per-address <n>
+                         connections at once from one remote address (default: 256)
   -h, --help             show this help
 
 Try it with the example client: deno run --allow-net examples/client.ts --port <n>
@@ -49,6 +52,8 @@ async function main(args: string[]): Promise<number> {
         "send-tick": { type: "string" },
         cert: { type: "string" },
         key: { type: "string" },
+        "require-tls": { type: "boolean" },
+        "max-per-address": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -84,6 +89,17 @@ async function main(args: string[]): Promise<number> {
     console.error("--cert and --key go together");
     return 2;
   }
+  if (values["require-tls"] && values.cert === undefined) {
+    console.error("--require-tls: give the certificate and key with --cert and --key");
+    return 2;
+  }
+  const perAddress = values["max-per-address"] === undefined
+    ? undefined
+    : Number(values["max-per-address"]);
+  if (perAddress !== undefined && (!Number.isInteger(perAddress) || perAddress < 1)) {
+    console.error(`--max-per-address must be an integer above 0, got ${values["max-per-address"]}`);
+    return 2;
+  }
   const tls = values.cert === undefined || values.key === undefined
     ? undefined
     : { cert: await Deno.readTextFile(values.cert), key: await Deno.readTextFile(values.key) };
@@ -94,6 +110,8 @@ async function main(args: string[]): Promise<number> {
     sendTick,
     udp: values["no-udp"] ? false : udpPort === undefined ? true : { port: udpPort },
     ...(tls === undefined ? {} : { tls }),
+    ...(values["require-tls"] ? { requireTls: true } : {}),
+    ...(perAddress === undefined ? {} : { maxConnectionsPerAddress: perAddress }),
   });
   let address: Deno.NetAddr;
   try {

@@ -13,6 +13,7 @@ import { runLoad } from "../load/load_generator.ts";
 import {
   boundProblem,
   CHAOS_BOUNDS,
+  CLIENTS_PER_ADDRESS,
   DEFAULT_CHAOS_SEED,
   LOAD_BOUNDS,
   LOAD_DEFAULTS,
@@ -62,10 +63,18 @@ resumes its session, which the server keeps (deno task serve does). The report a
 reconnections, sessions recovered and expired, reliable messages lost and duplicates; both of
 the last two must be 0, whatever --max-error-rate says. TCP only: --chaos refuses --udp.
 
+A server takes at most 256 connections from one address by default (maxConnectionsPerAddress).
+Against a loopback host, the clients spread over --addresses source addresses (client i
+connects from 127.0.0.(1 + i mod n); Linux routes all of 127.0.0.0/8 to the loopback
+interface): ${CLIENTS_PER_ADDRESS} clients per address by default. With 1 address, the system chooses it.
+With --chaos, the relay's connections to the server are spread the same way.
+
 Options:
       --host <host>            the server (default: ${DEFAULTS.host})
   -p, --port <n>               its port (default: ${DEFAULTS.port})
   -c, --clients <n>            clients (default: ${DEFAULTS.clients}; at most ${LOAD_BOUNDS.clients.max})
+      --addresses <n>          loopback source addresses to spread the clients over (default:
+                               ceil(clients / ${CLIENTS_PER_ADDRESS}) for a loopback --host, else 1; at most ${LOAD_BOUNDS.addresses.max})
       --namespace <name>       the namespace (default: ${BENCH_NAMESPACE})
       --rooms <n>              rooms (default: ${DEFAULTS.rooms})
       --rate <hz>              updates per second of each client (default: ${DEFAULTS.rate})
@@ -99,6 +108,7 @@ message was lost or duplicated); 1 when not; 2 on bad arguments.
 const FLAGS: Record<Exclude<keyof typeof LOAD_BOUNDS, "progressInterval">, string> = {
   port: "--port",
   clients: "--clients",
+  addresses: "--addresses",
   rooms: "--rooms",
   rate: "--rate",
   duration: "--duration",
@@ -121,6 +131,7 @@ export async function main(args: string[]): Promise<number> {
   let options: LoadOptions;
   let maxErrorRate: number;
   let json: boolean;
+  let addresses: number;
   try {
     const { values } = parseArgs({
       args,
@@ -128,6 +139,7 @@ export async function main(args: string[]): Promise<number> {
         host: { type: "string" },
         port: { type: "string", short: "p" },
         clients: { type: "string", short: "c" },
+        addresses: { type: "string" },
         namespace: { type: "string" },
         rooms: { type: "string" },
         rate: { type: "string" },
@@ -189,6 +201,9 @@ export async function main(args: string[]): Promise<number> {
       transport: values.udp ? "udp" : "tcp",
       udpTimeout: number("udpTimeout", values["udp-timeout"], LOAD_DEFAULTS.udpTimeout),
     };
+    if (values.addresses !== undefined) {
+      options.addresses = number("addresses", values.addresses, 1);
+    }
     if (values["udp-timeout"] !== undefined && !values.udp) {
       throw new UsageError("--udp-timeout goes with --udp");
     }
@@ -216,7 +231,7 @@ export async function main(args: string[]): Promise<number> {
           : chaosNumber("seed", "--seed", values.seed),
       };
     }
-    resolveLoadOptions(options);
+    addresses = resolveLoadOptions(options).addresses;
   } catch (error) {
     if (
       error instanceof UsageError || error instanceof TypeError || error instanceof RangeError ||
@@ -245,6 +260,8 @@ export async function main(args: string[]): Promise<number> {
     `stress: ${options.clients} clients, ${options.rooms} rooms, ${options.rate} Hz, ${options.duration} s of ${options.kind}s over ${
       options.transport === "udp" ? "UDP (unreliable)" : "TCP"
     } to ${options.host}:${options.port}${options.namespace}${
+      addresses > 1 ? ` from ${addresses} source addresses (127.0.0.1-127.0.0.${addresses})` : ""
+    }${
       chaos === undefined
         ? ""
         : `, through a relay cutting ${chaos.rate} connections/s (seed ${chaos.seed})`

@@ -18,6 +18,9 @@ import {
   EventName,
   type Frame,
   Handshake,
+  LIMIT_NAMES,
+  LimitExceededError,
+  type LimitName,
   MemberEntered,
   MemberLeft,
   Ping,
@@ -857,14 +860,31 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
     const socket = this.#byName.get(namespace);
     const code = connectErrorCode(value.code);
     const message = value.message ?? `The server refused ${namespace} (code ${value.code})`;
+    const limit = limitError(value, message);
     if (socket === undefined || socket.connected) {
-      return this.#hooks.reportError(new ConnectError(code, namespace, message));
+      if (limit === undefined) {
+        return this.#hooks.reportError(new ConnectError(code, namespace, message));
+      }
+      // The server closes the connection for a limit: the client hears which, then closes.
+      this.#hooks.reportError(limit);
+      if (namespace === "/") void this.shutdown("limit exceeded", false);
+      return;
     }
-    this.#refusedBy(socket, code, message);
+    this.#refusedBy(socket, code, message, limit);
   }
 
-  #refusedBy(socket: ClientSocket<Listen, Emit>, code: ConnectErrorCode, message: string): void {
-    const error = new ConnectError(code, socket.namespace, message);
+  #refusedBy(
+    socket: ClientSocket<Listen, Emit>,
+    code: ConnectErrorCode,
+    message: string,
+    cause?: Error,
+  ): void {
+    const error = new ConnectError(
+      code,
+      socket.namespace,
+      message,
+      cause === undefined ? undefined : { cause },
+    );
     if (socket.reconnecting && socket.channel !== ROOT_CHANNEL) {
       // Refused in a fresh session: the socket is gone, and what it kept meanwhile with it.
       this.#release(socket);
@@ -885,6 +905,13 @@ interface ErrorValue {
   code: number;
   message?: string;
   namespace?: string;
+  limit?: string;
+}
+
+/** The limit an `Error` frame with `LimitExceeded` names, unless it names none this side knows. */
+function limitError(value: ErrorValue, message: string): LimitExceededError | undefined {
+  if (value.code !== ErrorCode.LimitExceeded || !LIMIT_NAMES.has(value.limit ?? "")) return;
+  return new LimitExceededError(value.limit as LimitName, undefined, message);
 }
 
 interface HandshakeValue {
@@ -923,6 +950,8 @@ function connectErrorCode(code: number): ConnectErrorCode {
       return "schema_mismatch";
     case ErrorCode.Unauthorized:
       return "unauthorized";
+    case ErrorCode.LimitExceeded:
+      return "limit_exceeded";
     default:
       return "protocol_violation";
   }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import {
   checkMaxFrameSize,
   DEFAULT_MAX_FRAME_SIZE,
@@ -127,6 +128,16 @@ export interface GameSocketClientOptions {
    */
   tls?: ClientTlsOptions;
   /**
+   * The local IP address to connect from, such as "127.0.0.2" (the connection then opens with
+   * `node:net`, since `Deno.connect` cannot choose it). A load generator on one machine spreads
+   * its clients over several 127.0.0.x addresses this way, to stay under the server's
+   * `maxConnectionsPerAddress`. Plain TCP only: refused together with `tls`. Needs net
+   * permission for the address (`--allow-net=127.0.0.0/8` covers every loopback one).
+   *
+   * @default {undefined: the system chooses}
+   */
+  localAddress?: string;
+  /**
    * Milliseconds to wait for the connection and the handshake of `/` (and of each namespace).
    *
    * @default {10000}
@@ -214,16 +225,21 @@ export interface GameSocketClientOptions {
 
 /**
  * The options with every default filled in (as `client.options` shows them): each field as in
- * {@linkcode GameSocketClientOptions}, `schemas` always a registry, `tls` possibly `undefined`.
+ * {@linkcode GameSocketClientOptions}, `schemas` always a registry, `tls` and `localAddress`
+ * possibly `undefined`.
  */
 export type ResolvedClientOptions =
   & Readonly<
     Required<
-      Omit<GameSocketClientOptions, "tls" | "schemas" | "udp" | "reconnection" | "offlineQueue">
+      Omit<
+        GameSocketClientOptions,
+        "tls" | "localAddress" | "schemas" | "udp" | "reconnection" | "offlineQueue"
+      >
     >
   >
   & {
     readonly tls: ClientTlsOptions | undefined;
+    readonly localAddress: string | undefined;
     readonly schemas: SchemaRegistry;
     readonly udp: ResolvedClientUdpOptions | undefined;
     readonly reconnection: ResolvedBackoffOptions | undefined;
@@ -236,6 +252,7 @@ export type ResolvedClientOptions =
  * @param options What the caller gave.
  * @returns Every option.
  * @throws {RangeError} When a number is out of range.
+ * @throws {TypeError} When `localAddress` is not an IP address, or is given with `tls`.
  */
 export function resolveClientOptions(options: GameSocketClientOptions): ResolvedClientOptions {
   return {
@@ -243,6 +260,7 @@ export function resolveClientOptions(options: GameSocketClientOptions): Resolved
       ? options.schemas
       : new SchemaRegistry(options.schemas ?? []),
     tls: options.tls,
+    localAddress: checkLocalAddress(options.localAddress, options.tls !== undefined),
     udp: resolveUdpOptions(options.udp),
     reconnection: options.reconnection === false
       ? undefined
@@ -273,6 +291,16 @@ export function resolveClientOptions(options: GameSocketClientOptions): Resolved
       16,
     ),
   };
+}
+
+function checkLocalAddress(address: string | undefined, tls: boolean): string | undefined {
+  if (address === undefined) return undefined;
+  if (typeof address !== "string" || isIP(address) === 0) {
+    throw new TypeError(`localAddress must be an IP address, got ${JSON.stringify(address)}`);
+  }
+  // Deno.startTls takes a Deno.TcpConn only, not a node:net socket.
+  if (tls) throw new TypeError("localAddress works over plain TCP only, not with tls");
+  return address;
 }
 
 function resolveUdpOptions(

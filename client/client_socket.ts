@@ -438,6 +438,8 @@ function joinErrorCode(code: number): JoinErrorCode {
       return "not_found";
     case ErrorCode.RoomExists:
       return "exists";
+    case ErrorCode.LimitExceeded:
+      return "limit_exceeded";
     default:
       return "refused";
   }

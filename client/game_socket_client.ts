@@ -171,7 +171,7 @@ export class GameSocketClient<
     const timer = this.#timers.schedule(this.options.connectTimeout, () => abort.abort());
     let conn: Deno.Conn;
     try {
-      conn = await openConnection(hostname, port, this.options.tls, abort.signal);
+      conn = await openConnection(hostname, port, this.options, abort.signal);
     } catch (error) {
       this.#timers.cancel(timer);
       // close() aborts the connect too, and has set the phase already.
@@ -207,7 +207,7 @@ export class GameSocketClient<
         emit: (event, ...args) => void this.#listeners.emit(event, ...args),
         reportError: (error) => this.#reportError(error),
         close: () => void this.close(),
-        dial: (signal) => openConnection(hostname, port, this.options.tls, signal),
+        dial: (signal) => openConnection(hostname, port, this.options, signal),
       },
     );
     connection.start();

@@ -5,9 +5,14 @@
  * cut the server's side of a connection itself; through the relay, each cut is a dropped
  * connection for both ends, and the client reconnects and resumes its session.
  *
+ * Its connections to the server may come from several local addresses (`localAddresses`), each
+ * new one from the address with the fewest live ones, so that none passes the server's
+ * `maxConnectionsPerAddress` however the cuts fall.
+ *
  * @module
  */
 
+import { connectNodeTcp } from "../transport/node_tcp_conn.ts";
 import { mulberry32 } from "./seeded_random.ts";
 
 /** Options of {@linkcode ChaosRelay.start}. */
@@ -24,12 +29,20 @@ export interface ChaosRelayOptions {
    * @default {1}
    */
   seed?: number;
+  /**
+   * The local addresses to connect to the server from (such as 127.0.0.1 to 127.0.0.10).
+   *
+   * @default {undefined: the system chooses}
+   */
+  localAddresses?: readonly string[];
 }
 
 /** One relayed connection: the client's side and the server's. */
 interface RelayedPair {
   readonly client: Deno.TcpConn;
   readonly target: Deno.TcpConn;
+  /** The index in `localAddresses` of the address its server side comes from, or -1. */
+  readonly source: number;
   /** Its place in the list of live pairs, or -1 once it ended. */
   index: number;
   done: Promise<void>;
@@ -58,7 +71,10 @@ export class ChaosRelay implements AsyncDisposable {
   /** The port clients connect to, on 127.0.0.1. */
   readonly port: number;
   #listener: Deno.TcpListener;
-  #options: Required<ChaosRelayOptions>;
+  #options: Required<Omit<ChaosRelayOptions, "localAddresses">>;
+  #localAddresses: readonly string[] | undefined;
+  /** Live connections to the server from each local address. */
+  #perSource: number[];
   #random: () => number;
   #live: RelayedPair[] = [];
   #pairs = new Set<RelayedPair>();
@@ -68,9 +84,15 @@ export class ChaosRelay implements AsyncDisposable {
   #accepted = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  private constructor(listener: Deno.TcpListener, options: Required<ChaosRelayOptions>) {
+  private constructor(
+    listener: Deno.TcpListener,
+    options: Required<Omit<ChaosRelayOptions, "localAddresses">>,
+    localAddresses: readonly string[] | undefined,
+  ) {
     this.#listener = listener;
     this.#options = options;
+    this.#localAddresses = localAddresses;
+    this.#perSource = new Array(localAddresses?.length ?? 0).fill(0);
     this.#random = mulberry32(options.seed);
     this.port = listener.addr.port;
     this.#accepting = this.#accept();
@@ -79,12 +101,13 @@ export class ChaosRelay implements AsyncDisposable {
   /**
    * Starts a relay on 127.0.0.1 and a free port. It does not cut until `startCutting()`.
    *
-   * @param options The server, the rate of cuts and the seed.
+   * @param options The server, the rate of cuts, the seed, and the local addresses.
    * @returns The running relay.
    * @throws {RangeError} When the rate is not above 0 or the seed not a 32-bit unsigned integer.
+   * @throws {TypeError} When `localAddresses` is empty.
    */
   static start(options: ChaosRelayOptions): ChaosRelay {
-    const { rate, seed = 1 } = options;
+    const { targetHost, targetPort, rate, seed = 1, localAddresses } = options;
     if (!(rate > 0 && Number.isFinite(rate))) {
       throw new RangeError(`Cannot start a chaos relay: the rate must be above 0, got ${rate}`);
     }
@@ -93,9 +116,13 @@ export class ChaosRelay implements AsyncDisposable {
         `Cannot start a chaos relay: the seed must be an integer in 0..4294967295, got ${seed}`,
       );
     }
+    if (localAddresses !== undefined && localAddresses.length === 0) {
+      throw new TypeError("Cannot start a chaos relay: localAddresses is empty");
+    }
     return new ChaosRelay(
       Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-      { ...options, rate, seed },
+      { targetHost, targetPort, rate, seed },
+      localAddresses,
     );
   }
 
@@ -173,12 +200,14 @@ export class ChaosRelay implements AsyncDisposable {
       } catch {
         return;
       }
+      const hostname = this.#options.targetHost;
+      const port = this.#options.targetPort;
+      const source = this.#leastUsedSource();
       let target: Deno.TcpConn;
       try {
-        target = await Deno.connect({
-          hostname: this.#options.targetHost,
-          port: this.#options.targetPort,
-        });
+        target = source < 0
+          ? await Deno.connect({ hostname, port })
+          : await connectNodeTcp({ hostname, port, localAddress: this.#localAddresses![source]! });
       } catch {
         client.close();
         continue;
@@ -193,11 +222,13 @@ export class ChaosRelay implements AsyncDisposable {
       const pair: RelayedPair = {
         client,
         target,
+        source,
         index: this.#live.length,
         done: Promise.resolve(),
       };
       this.#live.push(pair);
       this.#pairs.add(pair);
+      if (source >= 0) this.#perSource[source]!++;
       this.#accepted++;
       pair.done = Promise.all([this.#pump(pair, client, target), this.#pump(pair, target, client)])
         .then(() => void this.#pairs.delete(pair));
@@ -224,6 +255,15 @@ export class ChaosRelay implements AsyncDisposable {
     this.#end(pair, false);
   }
 
+  /** The index of the local address with the fewest live connections, or -1 for none given. */
+  #leastUsedSource(): number {
+    let best = -1;
+    for (let i = 0; i < this.#perSource.length; i++) {
+      if (best < 0 || this.#perSource[i]! < this.#perSource[best]!) best = i;
+    }
+    return best;
+  }
+
   /** Closes both sides of a pair at once; a cut when `cut` (and the relay is not closing). */
   #end(pair: RelayedPair, cut: boolean): void {
     const index = pair.index;
@@ -235,6 +275,7 @@ export class ChaosRelay implements AsyncDisposable {
       last.index = index;
     }
     pair.index = -1;
+    if (pair.source >= 0) this.#perSource[pair.source]!--;
     if (cut && !this.#closed) this.#cuts++;
     for (const conn of [pair.client, pair.target]) {
       try {

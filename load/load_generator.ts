@@ -9,6 +9,9 @@
  * Over UDP (`transport: "udp"`) each client also waits for its UDP path to open before the
  * window starts, sends its updates `unreliable`, and counts what left and arrived as datagrams.
  *
+ * Client `i` connects from 127.0.0.(1 + i mod `addresses`) when `addresses` is above 1, so that
+ * no source address passes the server's `maxConnectionsPerAddress`.
+ *
  * With `chaos`, the clients connect through a {@linkcode ChaosRelay} that cuts their connections
  * while the updates are sent; each cut client reconnects and resumes its session (its emits kept
  * meanwhile, the server's replayed), and stays counted as a member of its room throughout. Each
@@ -47,6 +50,7 @@ import {
   type LoadProgress,
   type ResolvedLoadOptions,
   resolveLoadOptions,
+  sourceAddresses,
 } from "./load_options.ts";
 import type { ChaosReport, LoadReport } from "./load_report.ts";
 import { runSchedule, scheduledCount } from "./send_schedule.ts";
@@ -140,6 +144,8 @@ class LoadRun {
   #interrupted = false;
   /** Called at each delivery during the drain, to end it when everything has arrived. */
   #onDelivery: (() => void) | undefined;
+  /** The loopback addresses the connections to the server come from; `undefined` for one. */
+  #sources: string[] | undefined;
   /** With chaos: the relay the clients connect through. */
   #relay: ChaosRelay | undefined;
   /** With chaos: the duplicate check. */
@@ -152,6 +158,7 @@ class LoadRun {
     this.#options = options;
     this.#clients = new Array(options.clients).fill(undefined);
     this.#roomSize = new Int32Array(options.rooms);
+    this.#sources = sourceAddresses(options.addresses);
     if (options.chaos !== undefined) {
       this.#tracker = new DeliveryTracker(options.clients, options.rooms);
     }
@@ -176,6 +183,7 @@ class LoadRun {
           targetPort: options.port,
           rate: chaos.rate,
           seed: chaos.seed,
+          ...(this.#sources === undefined ? {} : { localAddresses: this.#sources }),
         });
       }
       await runSchedule(
@@ -222,6 +230,7 @@ class LoadRun {
     return {
       transport: options.transport,
       clients: options.clients,
+      addresses: options.addresses,
       connected: this.#connected,
       failed: this.#failed,
       sent: this.#sent,
@@ -282,9 +291,12 @@ class LoadRun {
 
   async #connect(index: number): Promise<void> {
     const { namespace, transport } = this.#options;
-    // With chaos, through the relay (on 127.0.0.1), which connects to the server.
+    // With chaos, through the relay (on 127.0.0.1), which connects to the server from the
+    // source addresses itself.
     const host = this.#relay === undefined ? this.#options.host : "127.0.0.1";
     const port = this.#relay?.port ?? this.#options.port;
+    const sources = this.#relay === undefined ? this.#sources : undefined;
+    const localAddress = sources?.[index % sources.length];
     const room = index % this.#options.rooms;
     const value: BenchValue = {
       id: index,
@@ -298,7 +310,10 @@ class LoadRun {
     };
     const entry: LoadClient = {
       // Over TCP the clients open no UDP path, so that a TCP run measures TCP alone.
-      client: new GameSocketClient<BenchEvents, BenchEvents>({ udp: transport === "udp" }),
+      client: new GameSocketClient<BenchEvents, BenchEvents>({
+        udp: transport === "udp",
+        ...(localAddress === undefined ? {} : { localAddress }),
+      }),
       room,
       socket: undefined,
       active: false,

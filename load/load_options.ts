@@ -69,6 +69,16 @@ export interface LoadOptions {
   /** How many clients connect. */
   clients: number;
   /**
+   * How many loopback source addresses the clients connect from: client `i` from
+   * 127.0.0.(1 + i mod addresses), so that each address stays under the server's
+   * `maxConnectionsPerAddress` (256 by default). With 1, the system chooses (`Deno.connect`).
+   * Above 1 only for a loopback host. With `chaos`, the relay's connections to the server are
+   * spread instead (the clients connect to the relay).
+   *
+   * @default {ceil(clients / 200) for a loopback host (127.x.x.x or "localhost"), else 1}
+   */
+  addresses?: number;
+  /**
    * The namespace the clients connect (with the benchmark's schemas).
    *
    * @default {"/bench"}
@@ -176,6 +186,7 @@ export const LOAD_BOUNDS: Readonly<
   Record<
     | "port"
     | "clients"
+    | "addresses"
     | "rooms"
     | "rate"
     | "duration"
@@ -188,6 +199,7 @@ export const LOAD_BOUNDS: Readonly<
 > = {
   port: { min: 1, max: 65535, integer: true },
   clients: { min: 1, max: 20_000, integer: true },
+  addresses: { min: 1, max: 250, integer: true },
   rooms: { min: 1, max: 20_000, integer: true },
   rate: { min: 0, exclusive: true, max: 1000, integer: false },
   duration: { min: 0, exclusive: true, max: 3600, integer: false },
@@ -202,6 +214,30 @@ export const CHAOS_BOUNDS: Readonly<Record<"rate" | "seed", OptionBound>> = {
   rate: { min: 0, exclusive: true, max: 1000, integer: false },
   seed: { min: 0, max: 0xffff_ffff, integer: true },
 };
+
+/** How many clients connect from each loopback address by default: under the server's 256. */
+export const CLIENTS_PER_ADDRESS = 200;
+
+/**
+ * Whether a host is a loopback one, whose connections may come from any 127.0.0.x.
+ *
+ * @param host A host name or IP address.
+ * @returns `true` for 127.x.x.x and "localhost".
+ */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The loopback source addresses of a run: 127.0.0.1 to 127.0.0.`count`.
+ *
+ * @param count How many (1..250).
+ * @returns The addresses, or `undefined` for 1 (the system then chooses).
+ */
+export function sourceAddresses(count: number): string[] | undefined {
+  if (count <= 1) return undefined;
+  return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
+}
 
 /** The seed of the chaos relay when none is given. */
 export const DEFAULT_CHAOS_SEED = 1;
@@ -250,14 +286,16 @@ export function boundProblem(value: number, bound: OptionBound): string | undefi
  * @returns The options with every default.
  * @throws {RangeError} When a number is out of its {@linkcode LOAD_BOUNDS}.
  * @throws {TypeError} When the host is empty, the namespace does not start with "/", the kind
- *   is neither "message" nor "event", the transport neither "tcp" nor "udp", or `chaos` is
- *   given with `udp`.
+ *   is neither "message" nor "event", the transport neither "tcp" nor "udp", `chaos` is
+ *   given with `udp`, or `addresses` is above 1 for a host that is not a loopback one.
  */
 export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
   const resolved: ResolvedLoadOptions = {
     host: options.host,
     port: options.port,
     clients: options.clients,
+    addresses: options.addresses ??
+      (isLoopbackHost(options.host) ? Math.ceil(options.clients / CLIENTS_PER_ADDRESS) : 1),
     namespace: options.namespace ?? LOAD_DEFAULTS.namespace,
     rooms: options.rooms,
     rate: options.rate,
@@ -305,6 +343,13 @@ export function resolveLoadOptions(options: LoadOptions): ResolvedLoadOptions {
     if (problem !== undefined) {
       throw new RangeError(`Cannot run a load test: ${name} ${problem}, got ${value}`);
     }
+  }
+  if (resolved.addresses > 1 && !isLoopbackHost(resolved.host)) {
+    throw new TypeError(
+      `Cannot run a load test: addresses above 1 need a loopback host (127.x.x.x or localhost), got ${
+        JSON.stringify(resolved.host)
+      }`,
+    );
   }
   if (resolved.chaos !== undefined) {
     // Cuts are for sessions that resume over TCP; what UDP loses is lost by design.

@@ -50,6 +50,8 @@ export interface LoadReport {
   readonly transport: LoadTransport;
   /** Clients the test was to connect. */
   readonly clients: number;
+  /** Loopback source addresses the connections to the server came from (1: the system's choice). */
+  readonly addresses: number;
   /** Clients that connected and joined their room (and, over UDP, whose UDP path opened). */
   readonly connected: number;
   /** Clients that could not connect or join, or whose UDP path did not open (each has one entry in `errors`). */
@@ -130,6 +132,8 @@ export interface LoadReportJson {
   transport: LoadTransport;
   /** See {@linkcode LoadReport.clients}. */
   clients: number;
+  /** See {@linkcode LoadReport.addresses}. */
+  addresses: number;
   /** See {@linkcode LoadReport.connected}. */
   connected: number;
   /** See {@linkcode LoadReport.failed}. */
@@ -220,6 +224,9 @@ export function formatSummary(report: LoadReport): string[] {
   const rows: [string, string][] = [
     ["transport", udp ? "udp (unreliable datagrams)" : "tcp"],
     ["clients", String(report.clients)],
+    ...(report.addresses > 1
+      ? [["source addresses", String(report.addresses)] as [string, string]]
+      : []),
     ["connected", String(report.connected)],
     ["failed", String(report.failed)],
     ["sent", String(report.sent)],
@@ -382,6 +389,7 @@ export function reportToJson(report: LoadReport): LoadReportJson {
   return {
     transport: report.transport,
     clients: report.clients,
+    addresses: report.addresses,
     connected: report.connected,
     failed: report.failed,
     sent: report.sent,

@@ -28,6 +28,11 @@ export const ErrorCode = {
   RoomNotFound: 10,
   /** A room of that name exists already. */
   RoomExists: 11,
+  /**
+   * The client went over one of the server's limits; the frame's `limit` says which. A refused
+   * namespace connect or room join leaves the connection open; otherwise it closes.
+   */
+  LimitExceeded: 12,
 } as const;
 
 /** One of the values of {@linkcode ErrorCode}. */

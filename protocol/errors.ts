@@ -36,7 +36,9 @@ export type ProtocolErrorCode =
   /** A field's value is outside what its type allows (a NaN float, a too-long string). */
   | "invalid_value"
   /** The peer broke the session's rules (a frame out of order, an unknown event id). */
-  | "protocol_violation";
+  | "protocol_violation"
+  /** The peer went over one of the receiver's limits: a {@linkcode LimitExceededError}. */
+  | "limit_exceeded";
 
 /** Options for {@linkcode ProtocolError}. */
 export interface ProtocolErrorOptions {
@@ -90,6 +92,90 @@ export class ProtocolError extends Error {
     this.name = "ProtocolError";
     this.code = code;
     this.offset = options.offset;
+  }
+}
+
+/**
+ * Which limit a peer went over (docs/SECURITY.md lists each one, its option and default):
+ * - `connections`: the server's connections in total (`maxConnections`);
+ * - `connections_per_address`: connections from one remote address (`maxConnectionsPerAddress`);
+ * - `handshake_timeout`: no connect within the handshake timeout (`handshakeTimeout`);
+ * - `namespaces`: namespaces open on one connection (`maxNamespaces`);
+ * - `rooms`: rooms one socket asked to be in (`maxRoomsPerSocket`);
+ * - `event_name_length`: an event name's length in UTF-8 bytes (`maxEventNameLength`);
+ * - `frame_size`: a frame's size (`maxFrameSize`);
+ * - `pending_acks`: a socket's events awaiting their handlers' replies (`maxPendingAcks`);
+ * - `rate`: frames or bytes a second (`rateLimit`).
+ *
+ * It travels in the `limit` field of an `Error` frame.
+ */
+export type LimitName =
+  | "connections"
+  | "connections_per_address"
+  | "handshake_timeout"
+  | "namespaces"
+  | "rooms"
+  | "event_name_length"
+  | "frame_size"
+  | "pending_acks"
+  | "rate";
+
+/** Every {@linkcode LimitName}, for validating one that arrived over the wire. */
+export const LIMIT_NAMES: ReadonlySet<string> = new Set<LimitName>([
+  "connections",
+  "connections_per_address",
+  "handshake_timeout",
+  "namespaces",
+  "rooms",
+  "event_name_length",
+  "frame_size",
+  "pending_acks",
+  "rate",
+]);
+
+/**
+ * A peer went over one of the limits that keep one client from taking a server (or its other
+ * players) down. The receiver refuses what went over, or closes the connection with the
+ * disconnect reason `limit exceeded`; which one, for each limit, is in docs/SECURITY.md.
+ *
+ * It is a {@linkcode ProtocolError} with the code `limit_exceeded`, so a transport closes the
+ * connection when a frame handler throws it; tell it apart with `instanceof` and read `limit`.
+ *
+ * @example
+ * ```ts
+ * import { LimitExceededError, ProtocolError } from "@game-socket/game-socket/protocol";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new LimitExceededError("rate", 1000, "Over 1000 frames a second");
+ * assert.ok(error instanceof ProtocolError);
+ * assert.equal(error.code, "limit_exceeded");
+ * assert.equal(error.limit, "rate");
+ * ```
+ */
+export class LimitExceededError extends ProtocolError {
+  /** Which limit. */
+  readonly limit: LimitName;
+  /** The limit's value (a count, bytes, milliseconds, or per second), when the receiver said. */
+  readonly max: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param limit Which limit.
+   * @param max The limit's value, if known.
+   * @param message A sentence for people; programs read `limit`.
+   * @param options The underlying cause, if any.
+   */
+  constructor(
+    limit: LimitName,
+    max: number | undefined,
+    message: string,
+    options: ProtocolErrorOptions = {},
+  ) {
+    super("limit_exceeded", message, options);
+    this.name = "LimitExceededError";
+    this.limit = limit;
+    this.max = max;
   }
 }
 

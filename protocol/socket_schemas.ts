@@ -144,11 +144,13 @@ export const errorFields = {
   code: { id: 0, type: "varuint" },
   message: { id: 1, type: "string", optional: true },
   namespace: { id: 2, type: "string", optional: true },
+  limit: { id: 3, type: "string", optional: true },
 } as const satisfies FieldDefinitions;
 
 /**
  * Server → client: a refusal, with a code from `ErrorCode`. A refused `Connect` is answered on
  * channel 0 with the refused `namespace`, so a client with several connects pending knows which.
+ * With `LimitExceeded`, `limit` names the limit (a `LimitName`).
  */
 export const ErrorMessage: Schema<SchemaValue<typeof errorFields>> = defineSchema({
   name: "Error",

@@ -4,6 +4,13 @@
  * @module
  */
 
+import {
+  encodeFrame,
+  ErrorCode,
+  ErrorMessage,
+  LimitExceededError,
+  type LimitName,
+} from "../protocol/mod.ts";
 import { AckIds } from "../session/ack_tracker.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import type { DefaultEvents, EventsMap } from "../session/event_map.ts";
@@ -11,6 +18,7 @@ import { OutgoingEventNames } from "../session/event_names.ts";
 import { Listeners } from "../session/listeners.ts";
 import { type TimerEntry, TimerQueue } from "../session/timer_queue.ts";
 import { END_OF_TICK, type FlushScheduler, FlushTicker } from "../transport/flush_scheduler.ts";
+import { closeWithLastWords } from "../transport/last_words.ts";
 import { StreamTransport } from "../transport/stream_transport.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 import { Namespace, type NamespaceOptions } from "./namespace.ts";
@@ -22,6 +30,7 @@ import {
   type ResolvedUdpOptions,
   resolveServerOptions,
 } from "./server_options.ts";
+import type { Middleware } from "./middleware.ts";
 import type { ServerSocket } from "./server_socket.ts";
 import { ServerUdp } from "./server_udp.ts";
 import { RecoverableSessions } from "../session/recoverable_sessions.ts";
@@ -120,6 +129,11 @@ export class GameSocketServer<
   #namespaces = new Map<string, Namespace>();
   #patterns: NamespacePattern[] = [];
   #connections = new Set<ServerConnection>();
+  /** How many of `#connections` come from each remote address, and each one's address. */
+  #perAddress = new Map<string, number>();
+  #addressOf = new Map<ServerConnection, string>();
+  /** Connections turned away at accept, until each is closed. */
+  #turningAway = new Set<Promise<void>>();
   #pending = new Set<ServerConnection>();
   #closing: Promise<void> | undefined;
   #listener: Deno.Listener | undefined;
@@ -137,6 +151,7 @@ export class GameSocketServer<
     connections: 0,
     accepted: 0,
     refused: 0,
+    rateLimited: 0,
     framesEncoded: 0,
     bytesIn: 0,
     bytesOut: 0,
@@ -186,6 +201,7 @@ export class GameSocketServer<
         nextAckId: () => ackIds.next(),
         eventId: (event) => eventNames.id(event),
         fallback: resolved.udp?.fallback ?? "tcp",
+        maxPendingAcks: resolved.maxPendingAcks,
         send: (socket, frame, options, event) =>
           (socket as ServerSocket).connection.send(frame, options, event),
         encoded: () => stats.framesEncoded++,
@@ -199,9 +215,8 @@ export class GameSocketServer<
         this.#pending.delete(connection);
       },
       connectionClosed: (connection, reason, error) => {
-        this.#connections.delete(connection);
+        this.#untrack(connection);
         this.#pending.delete(connection);
-        this.#stats.connections = this.#connections.size;
         const address = connection.transport.remoteAddress;
         this.#listeners.emit(
           "connection_closed",
@@ -226,10 +241,9 @@ export class GameSocketServer<
         this.#live.set(session.sessionId!, session);
       },
       connectionResumed: (connection, session) => {
-        this.#connections.delete(connection);
+        this.#untrack(connection);
         this.#pending.delete(connection);
-        this.#connections.add(session);
-        this.#stats.connections = this.#connections.size;
+        this.#track(session);
       },
       forgetSession: (session) => {
         const id = session.sessionId;
@@ -294,6 +308,19 @@ export class GameSocketServer<
       this.#namespaces.set(name, nsp = new Namespace(name, this.#core, options));
     }
     return nsp as unknown as Namespace<L, E, D>;
+  }
+
+  /**
+   * Adds a middleware of `/`: it decides every connection's first connect, before any socket
+   * exists, from the client's auth payload and address (`server.root.use`). A refusal closes the
+   * connection; the client's connect fails with `ConnectError` `unauthorized` and the reason.
+   *
+   * @param middleware The middleware; several run in the order they were added.
+   * @returns This server.
+   */
+  use(middleware: Middleware<Data>): this {
+    this.root.use(middleware);
+    return this;
   }
 
   /**
@@ -437,7 +464,7 @@ export class GameSocketServer<
     }
     await this.#accepting;
     const closing = [...this.#connections].map((c) => c.close("server shutting down"));
-    await Promise.all(closing);
+    await Promise.all([...closing, ...this.#turningAway]);
     for (const session of this.#kept?.drain() ?? []) session.expire();
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep);
     this.#timers.clear();
@@ -454,7 +481,10 @@ export class GameSocketServer<
 
   async #accept(listener: Deno.Listener): Promise<void> {
     const secure = this.options.tls !== undefined;
-    while (true) {
+    for (let accepted = 1;; accepted++) {
+      // A burst of connections (a flood, or every client coming back at once) is taken in
+      // slices, letting the open connections be served in between.
+      if (accepted % ACCEPT_SLICE === 0) await new Promise((resolve) => setTimeout(resolve, 0));
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
@@ -463,13 +493,18 @@ export class GameSocketServer<
         if (this.#state !== "listening" || error instanceof Deno.errors.BadResource) return;
         continue;
       }
-      if (this.#state !== "listening" || this.#connections.size >= this.options.maxConnections) {
-        this.#stats.refused++;
-        try {
-          conn.close();
-        } catch {
-          // Gone already.
-        }
+      if (this.#state !== "listening") {
+        closeQuietly(conn);
+        continue;
+      }
+      const address = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const { maxConnections, maxConnectionsPerAddress } = this.options;
+      if (this.#connections.size >= maxConnections) {
+        this.#turnAway(conn, "connections", maxConnections);
+        continue;
+      }
+      if ((this.#perAddress.get(address) ?? 0) >= maxConnectionsPerAddress) {
+        this.#turnAway(conn, "connections_per_address", maxConnectionsPerAddress);
         continue;
       }
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
@@ -484,10 +519,54 @@ export class GameSocketServer<
         flush: this.#flusher,
       });
       const connection: ServerConnection = new ServerConnection(this.#core, transport);
-      this.#connections.add(connection);
+      this.#track(connection);
       this.#pending.add(connection);
-      this.#stats.connections = this.#connections.size;
     }
+  }
+
+  /**
+   * Refuses an accepted connection over a connection limit: it is told why (an `Error` frame,
+   * `LimitExceeded`) and closed, and `connection_closed` reports it.
+   */
+  #turnAway(conn: Deno.Conn, limit: LimitName, max: number): void {
+    this.#stats.refused++;
+    const message = limit === "connections"
+      ? `The server has ${max} connections, its most`
+      : `The server has ${max} connections from this address, its most`;
+    const error = new LimitExceededError(limit, max, message);
+    const frame = encodeFrame(ErrorMessage, {
+      code: ErrorCode.LimitExceeded,
+      message,
+      namespace: "/",
+      limit,
+    });
+    const done = closeWithLastWords(conn, frame, TURN_AWAY_TIMEOUT).then(() => {
+      this.#turningAway.delete(done);
+    });
+    this.#turningAway.add(done);
+    const address = conn.remoteAddr as Deno.NetAddr;
+    this.#listeners.emit("connection_closed", { address, reason: "limit exceeded", error });
+  }
+
+  /** Counts a connection in, with its remote address. */
+  #track(connection: ServerConnection): void {
+    if (this.#connections.has(connection)) return;
+    this.#connections.add(connection);
+    this.#stats.connections = this.#connections.size;
+    const address = connection.transport.remoteAddress.hostname;
+    this.#addressOf.set(connection, address);
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+  }
+
+  /** Counts a connection out. */
+  #untrack(connection: ServerConnection): void {
+    if (!this.#connections.delete(connection)) return;
+    this.#stats.connections = this.#connections.size;
+    const address = this.#addressOf.get(connection)!;
+    this.#addressOf.delete(connection);
+    const left = this.#perAddress.get(address)! - 1;
+    if (left === 0) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, left);
   }
 
   #scheduleSweep(): void {
@@ -501,9 +580,20 @@ export class GameSocketServer<
     const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)));
     const sweep = () => {
       const now = performance.now();
-      for (const connection of this.#connections) connection.tick(now);
-      for (const session of this.#kept?.expire() ?? []) session.expire();
-      if (this.#state === "listening") this.#sweep = this.#timers.schedule(every, sweep);
+      const connections = [...this.#connections];
+      // In slices, each its own task: thousands of handshake timeouts at once (connections that
+      // never spoke) must not stall everyone else's reads.
+      const slice = (from: number) => {
+        const end = Math.min(connections.length, from + SWEEP_SLICE);
+        for (let i = from; i < end; i++) connections[i]!.tick(now);
+        if (end < connections.length) {
+          this.#sweep = this.#timers.schedule(0, () => slice(end));
+          return;
+        }
+        for (const session of this.#kept?.expire() ?? []) session.expire();
+        if (this.#state === "listening") this.#sweep = this.#timers.schedule(every, sweep);
+      };
+      slice(0);
     };
     this.#sweep = this.#timers.schedule(every, sweep);
   }
@@ -522,6 +612,21 @@ export class GameSocketServer<
   #reportError(error: unknown): void {
     if (this.#listeners.has("error")) this.#listeners.emit("error", error);
     else console.error("game-socket server:", error);
+  }
+}
+
+/** Connections the sweep checks in one task, and accepted in a row, before others get a turn. */
+const SWEEP_SLICE = 64;
+const ACCEPT_SLICE = 32;
+
+/** Milliseconds a connection turned away at accept has to read why before it is closed. */
+const TURN_AWAY_TIMEOUT = 1000;
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Gone already.
   }
 }
 

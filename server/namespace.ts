@@ -36,6 +36,7 @@ import {
   BroadcastOperator,
   type BroadcastOptions,
 } from "./broadcast_operator.ts";
+import type { Middleware } from "./middleware.ts";
 import type { RoomJoinValue, ServerConnection } from "./server_connection.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import type { ServerSocket } from "./server_socket.ts";
@@ -123,6 +124,7 @@ export class Namespace<
   #sockets = new Map<string, ServerSocket<Listen, Emit, Data>>();
   #listeners: Listeners;
   #joinHook: JoinHook | undefined;
+  #middleware: Middleware<Data>[] = [];
   #collect: ((socket: AnyServerSocket, status: DeliveryStatus) => void) | undefined;
 
   /**
@@ -152,6 +154,38 @@ export class Namespace<
   /** Every room and its members' ids, own rooms included. */
   get rooms(): ReadonlyMap<string, ReadonlySet<string>> {
     return this.adapter.rooms;
+  }
+
+  /** The namespace's middleware, in the order they run. */
+  get middleware(): readonly Middleware<Data>[] {
+    return this.#middleware;
+  }
+
+  /**
+   * Adds a middleware: it decides each connect to this namespace before any socket exists, from
+   * the client's auth payload (`client.of(name, { auth })`) and address, and may fill in the
+   * socket's `data`. A refusal fails the client's connect with `ConnectError` `unauthorized` and
+   * the reason; for `/` it closes the connection, for another namespace only that connect fails.
+   *
+   * @param middleware The middleware; several run in the order they were added.
+   * @returns This namespace.
+   *
+   * @example
+   * ```ts
+   * import { GameSocketServer } from "@game-socket/game-socket/server";
+   *
+   * const server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
+   * server.of("/admin").use(({ handshake, data }) => {
+   *   const auth = handshake.auth as { token?: string } | undefined;
+   *   if (auth?.token !== "let-me-in") return "A valid token is needed";
+   *   data.role = "admin";
+   *   return true;
+   * });
+   * ```
+   */
+  use(middleware: Middleware<Data>): this {
+    this.#middleware.push(middleware);
+    return this;
   }
 
   /** The hook that decides clients' join requests, if one is set. */

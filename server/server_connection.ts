@@ -18,6 +18,7 @@ import {
   EventName,
   type Frame,
   Handshake,
+  LimitExceededError,
   Ping,
   Pong,
   PROTOCOL_VERSION,
@@ -26,15 +27,21 @@ import {
   RoomJoin,
   RoomLeave,
   ROOT_CHANNEL,
+  type Schema,
   type SchemaRegistry,
   SessionAck,
 } from "../protocol/mod.ts";
 import type { DeliveryStatus, SendOptions, UdpStats } from "../session/delivery.ts";
 import { DatagramRouter } from "../session/datagram_router.ts";
-import { type DisconnectReason, disconnectReasonOf } from "../session/disconnect_reason.ts";
+import {
+  type DisconnectReason,
+  disconnectReasonOf,
+  isLimitFault,
+} from "../session/disconnect_reason.ts";
 import { DeclaredEventIds, IncomingEventNames } from "../session/event_names.ts";
 import { heartbeatClock, RoundTrip } from "../session/heartbeat.ts";
 import type { JsonValue } from "../session/payload.ts";
+import { InboundRateLimit } from "../session/rate_limit.ts";
 import type { DatagramDrop } from "../transport/datagram_path.ts";
 import type {
   SendStatus,
@@ -44,8 +51,9 @@ import type {
   TransportHandler,
 } from "../transport/transport.ts";
 import type { BroadcastPacket } from "./adapter.ts";
-import type { AnyServerSocket, ServerCore } from "./server_core.ts";
-import { ServerSocket } from "./server_socket.ts";
+import { runMiddleware } from "./middleware.ts";
+import type { AnyNamespace, AnyServerSocket, ServerCore } from "./server_core.ts";
+import { ServerSocket, type SocketHandshake } from "./server_socket.ts";
 import { newRecoveryToken, sameToken, tokenBytes } from "../session/recoverable_sessions.ts";
 import { isCounted, SessionStream } from "../session/session_stream.ts";
 import { randomSocketId } from "../session/socket_id.ts";
@@ -57,10 +65,11 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true });
 const DROPPED: TransportHandler = { onFrame() {}, onClose() {} };
 
 /**
- * The connection's state: waiting for its first connect, open, away (the connection dropped and
- * the session waits for its client to resume it), or closed.
+ * The connection's state: waiting for its first connect, waiting for the middleware of `/` to
+ * decide it, open, away (the connection dropped and the session waits for its client to resume
+ * it), or closed.
  */
-type State = "handshake" | "open" | "away" | "closed";
+type State = "handshake" | "authorizing" | "open" | "away" | "closed";
 
 /** A client connection, as the server sees it. */
 export class ServerConnection implements UdpSessionOwner {
@@ -76,7 +85,7 @@ export class ServerConnection implements UdpSessionOwner {
   /** The schemas of open (or draining) channels whose namespace has its own, for the decoder. */
   #schemas: Map<number, SchemaRegistry> | undefined;
   #rootFingerprint = "";
-  #incoming = new IncomingEventNames();
+  #incoming: IncomingEventNames;
   #declared = new DeclaredEventIds();
   #openedAt = performance.now();
   #lastHeard = performance.now();
@@ -89,6 +98,13 @@ export class ServerConnection implements UdpSessionOwner {
   #session: { readonly id: string; token: string; readonly stream: SessionStream } | undefined;
   /** Whether the transport's close should keep the session (a heartbeat timeout). */
   #keepOnClose = false;
+  /** The limit this side closed the connection for, reported with its close. */
+  #closeError: LimitExceededError | undefined;
+  /** The inbound rate limit, when the server has one. */
+  #rate: InboundRateLimit | undefined;
+  #rateLimited = 0;
+  /** Namespace connects whose middleware is still deciding, by channel. */
+  #authorizing: Map<number, string> | undefined;
 
   /**
    * Wraps an accepted connection's transport and starts reading.
@@ -99,6 +115,9 @@ export class ServerConnection implements UdpSessionOwner {
   constructor(core: ServerCore, transport: Transport) {
     this.#core = core;
     this.#transport = transport;
+    this.#incoming = new IncomingEventNames(core.options.maxEventNameLength);
+    const rate = core.options.rateLimit;
+    if (rate !== undefined) this.#rate = new InboundRateLimit(rate);
     transport.start(this);
   }
 
@@ -120,12 +139,22 @@ export class ServerConnection implements UdpSessionOwner {
    * @returns The frame.
    */
   lastWords(error: Error): Uint8Array {
+    const limit = this.#limitOf(error);
+    if (limit !== undefined) return limitFrame(limit);
     return encodeFrame(ErrorMessage, {
       code: error instanceof ProtocolError && error.code === "unsupported_version"
         ? ErrorCode.ProtocolMismatch
         : ErrorCode.ProtocolViolation,
       message: error.message,
     });
+  }
+
+  /** The limit a fault went over, as a `LimitExceededError` (a frame too large becomes one). */
+  #limitOf(error: Error): LimitExceededError | undefined {
+    if (error instanceof LimitExceededError) return error;
+    if (!isLimitFault(error)) return undefined;
+    const max = this.#core.options.maxFrameSize;
+    return new LimitExceededError("frame_size", max, error.message, { cause: error });
   }
 
   /** The socket of `/`, while the connection is open. */
@@ -173,8 +202,22 @@ export class ServerConnection implements UdpSessionOwner {
    */
   tick(now: number): void {
     const options = this.#core.options;
-    if (this.#state === "handshake") {
-      if (now - this.#openedAt >= options.handshakeTimeout) this.close("handshake timeout", false);
+    if (this.#state === "handshake" || this.#state === "authorizing") {
+      if (now - this.#openedAt >= options.handshakeTimeout) {
+        const max = options.handshakeTimeout;
+        this.#closeError = new LimitExceededError(
+          "handshake_timeout",
+          max,
+          `No connect was through within ${max} ms`,
+        );
+        // A slow client is told why; one that sent nothing at all is not worth a write.
+        if (this.#transport.stats.bytesIn === 0) {
+          this.close("handshake timeout", false);
+        } else {
+          this.#transport.send(limitFrame(this.#closeError));
+          this.close("handshake timeout", true, TURNED_AWAY_LINGER);
+        }
+      }
       return;
     }
     if (this.#state !== "open") return;
@@ -296,9 +339,14 @@ export class ServerConnection implements UdpSessionOwner {
    *
    * @param reason Why.
    * @param graceful Whether to tell the client and flush.
+   * @param timeout Milliseconds a graceful close waits for the flush and the client's close.
    * @returns A promise that resolves when the connection's resources are released.
    */
-  close(reason: DisconnectReason, graceful = true): Promise<void> {
+  close(
+    reason: DisconnectReason,
+    graceful = true,
+    timeout: number = this.#core.options.closeTimeout,
+  ): Promise<void> {
     this.#endUdp();
     if (this.#state === "away") {
       // The session waits for a client that is gone: it ends now.
@@ -313,9 +361,7 @@ export class ServerConnection implements UdpSessionOwner {
       if (graceful && wasOpen) this.#transport.send(encodeFrame(Disconnect, { reason }));
       this.#core.forgetSession(this);
       this.#teardownSockets(reason);
-      return graceful
-        ? this.#transport.close(this.#core.options.closeTimeout)
-        : this.#transport.abort();
+      return graceful ? this.#transport.close(timeout) : this.#transport.abort();
     }
     return this.#transport.abort();
   }
@@ -349,6 +395,9 @@ export class ServerConnection implements UdpSessionOwner {
   onClose(cause: TransportCloseCause): void {
     this.#endUdp();
     const reason = this.#closeReason ?? disconnectReasonOf(cause, "server disconnect");
+    const fault = "error" in cause ? cause.error : undefined;
+    const error = this.#closeError ??
+      (fault === undefined ? undefined : this.#limitOf(fault) ?? fault);
     const lost = this.#keepOnClose || cause.type === "eof" || cause.type === "error";
     if (this.#state === "open" && lost && this.#session?.stream.replayable) {
       // The client may come back: the session waits for it.
@@ -362,7 +411,7 @@ export class ServerConnection implements UdpSessionOwner {
       this.#teardownSockets(reason);
     }
     if (this.#state === "closed") this.#core.forgetSession(this);
-    this.#core.connectionClosed(this, reason, "error" in cause ? cause.error : undefined);
+    this.#core.connectionClosed(this, reason, error);
   }
 
   /**
@@ -397,8 +446,12 @@ export class ServerConnection implements UdpSessionOwner {
    */
   onFrame(frame: Frame): void {
     this.#lastHeard = performance.now();
-    if (this.#state === "closed" || this.#state === "away") return;
-    if (this.#state === "handshake") return this.#firstFrame(frame);
+    if (this.#state !== "open") {
+      if (this.#state === "handshake") return this.#firstFrame(frame);
+      if (this.#state === "authorizing") this.#whileAuthorizing(frame);
+      return;
+    }
+    if (this.#rate !== undefined && !this.#rate.admit(frame.size) && this.#overRate(frame)) return;
     const stream = this.#session?.stream;
     if (stream !== undefined) {
       if (frame.type === "control" && frame.schema === SessionAck) {
@@ -426,6 +479,15 @@ export class ServerConnection implements UdpSessionOwner {
       }
       if (this.#draining?.has(channel)) {
         if (schema === Disconnect) this.#freeChannel(channel);
+        return;
+      }
+      if (this.#authorizing?.has(channel)) {
+        // The client gave up on a connect still being decided: forget it.
+        if (schema === Disconnect) {
+          this.#authorizing.delete(channel);
+          this.channels.close(channel);
+          this.#out(encodeFrame(Disconnect, {}, { channel }));
+        }
         return;
       }
       const socket = this.#socketOn(channel);
@@ -482,6 +544,47 @@ export class ServerConnection implements UdpSessionOwner {
   }
 
   /**
+   * A frame over the rate limit: with the `disconnect` policy the connection closes; with `drop`
+   * the frame is dropped and counted, unless it must pass (heartbeats, event name declarations,
+   * session acks and disconnects: dropping them would break the connection, not slow it), and
+   * reading pauses for a moment.
+   *
+   * @returns Whether the frame was dropped.
+   * @throws {LimitExceededError} With the `disconnect` policy.
+   */
+  #overRate(frame: Frame): boolean {
+    const limit = this.#core.options.rateLimit!;
+    if (limit.policy === "disconnect") {
+      throw new LimitExceededError(
+        "rate",
+        limit.frames,
+        `Over ${limit.frames} frames or ${limit.bytes} bytes a second`,
+      );
+    }
+    if (frame.type === "control" && MUST_PASS.has(frame.schema)) return false;
+    this.#rateLimited++;
+    this.#core.stats.rateLimited++;
+    // What it sends meanwhile waits in TCP rather than costing decodes only to be dropped.
+    this.#transport.pauseReading(RATE_LIMITED_PAUSE);
+    return true;
+  }
+
+  /** Frames that arrive while the middleware of `/` decides: a client waits for its handshake. */
+  #whileAuthorizing(frame: Frame): void {
+    if (frame.type === "control" && frame.schema === Disconnect && frame.channel === ROOT_CHANNEL) {
+      this.close("client disconnect", false);
+      return;
+    }
+    if (frame.type === "control" && (frame.schema === Ping || frame.schema === Pong)) return;
+    throw new ProtocolError("protocol_violation", "Frames were sent before the handshake");
+  }
+
+  /** Frames of this connection the rate limit dropped. */
+  get rateLimited(): number {
+    return this.#rateLimited;
+  }
+
+  /**
    * Frames from an authentic, fresh datagram of the connection's bound UDP address. A datagram
    * carries events without acks, room events, event name declarations, message frames and (when
    * allowed) raw frames; anything else, or a frame that fails to decode, is dropped, and unlike
@@ -516,7 +619,13 @@ export class ServerConnection implements UdpSessionOwner {
       sendTcp: (frame: Uint8Array) => this.#out(frame),
       allowRaw: this.#core.options.allowRaw,
       socketAt: (channel: number, frame: Frame) => {
-        if (this.#draining?.has(channel)) return null;
+        if (this.#draining?.has(channel) || this.#authorizing?.has(channel)) return null;
+        // Over the rate limit, a datagram's frame is dropped whatever the policy.
+        if (this.#rate !== undefined && !this.#rate.admit(frame.size)) {
+          this.#rateLimited++;
+          this.#core.stats.rateLimited++;
+          return null;
+        }
         const socket = this.#socketAt(channel);
         if (socket !== undefined) {
           this.#lastActive = performance.now();
@@ -593,8 +702,21 @@ export class ServerConnection implements UdpSessionOwner {
         return;
       }
     }
+    const root = core.namespaceFor("/")!;
+    if (root.middleware.length === 0) return this.#open(value, {});
+    this.#state = "authorizing";
+    void this.#authorize(root, value, (data) => {
+      if (this.#state !== "authorizing") return;
+      if (typeof data === "string") return this.#refuseConnection(ErrorCode.Unauthorized, data);
+      this.#open(value, data);
+    });
+  }
+
+  /** Opens the connection: its session, its UDP path, and the socket of `/`. */
+  #open(value: ConnectValue, data: object): void {
+    const core = this.#core;
     this.#state = "open";
-    this.#rootFingerprint = fingerprint;
+    this.#rootFingerprint = core.options.schemas.fingerprint;
     this.#lastActive = this.#lastPing = performance.now();
     // A client asks for a recoverable session by sending its count (0) with its first connect;
     // one that does not (an older or simpler client) never hears of sessions.
@@ -609,7 +731,7 @@ export class ServerConnection implements UdpSessionOwner {
     }
     this.#udp = core.udp?.open(this);
     core.connectionOpened(this);
-    this.#connect(value);
+    this.#connect(value, data);
   }
 
   #refuseConnection(code: ErrorCode, message: string): void {
@@ -622,7 +744,7 @@ export class ServerConnection implements UdpSessionOwner {
     this.#out(encodeFrame(ErrorMessage, { code, message, namespace }));
   }
 
-  #connect(value: ConnectValue): void {
+  #connect(value: ConnectValue, authorized?: object): void {
     const { namespace: name, channel } = value;
     const core = this.#core;
     if (channel !== ROOT_CHANNEL && (this.channels.has(channel) || this.#draining?.has(channel))) {
@@ -636,7 +758,9 @@ export class ServerConnection implements UdpSessionOwner {
       return this.#refuse(ErrorCode.InvalidNamespace, name, `Namespace ${name} does not exist`);
     }
     const open = this.channels.id(name);
-    if (open !== undefined && this.#socketAt(open) !== undefined) {
+    if (
+      open !== undefined && (this.#socketAt(open) !== undefined || this.#authorizing?.has(open))
+    ) {
       return this.#refuse(
         ErrorCode.AlreadyConnected,
         name,
@@ -651,6 +775,16 @@ export class ServerConnection implements UdpSessionOwner {
         `The schema fingerprint of ${name} is ${nsp.schemas.fingerprint} on the server, ${fingerprint} on the client`,
       );
     }
+    const max = core.options.maxNamespaces;
+    if (this.#namespaceCount() >= max) {
+      const error = new LimitExceededError(
+        "namespaces",
+        max,
+        `At most ${max} namespaces a connection`,
+      );
+      this.#out(limitFrame(error, name));
+      return;
+    }
     let auth: JsonValue | undefined;
     if (value.auth !== undefined) {
       try {
@@ -660,15 +794,77 @@ export class ServerConnection implements UdpSessionOwner {
       }
     }
     if (channel !== ROOT_CHANNEL) this.channels.open(channel, name);
-    if (nsp.schemas !== core.options.schemas) {
-      (this.#schemas ??= new Map()).set(channel, nsp.schemas);
-    }
-    const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), {
+    const handshake: SocketHandshake = {
       address: this.#transport.remoteAddress,
       secure: this.#transport.secure,
       auth,
       time: new Date(),
-    });
+    };
+    if (authorized !== undefined || nsp.middleware.length === 0) {
+      return this.#addSocket(nsp, channel, handshake, authorized ?? {});
+    }
+    (this.#authorizing ??= new Map()).set(channel, name);
+    void this.#authorize(nsp, value, (data) => {
+      // Gone meanwhile: the connection closed, or the client gave up on the connect.
+      if (this.#state !== "open" || this.#authorizing?.get(channel) !== name) return;
+      this.#authorizing.delete(channel);
+      if (typeof data !== "string") return this.#addSocket(nsp, channel, handshake, data);
+      this.channels.close(channel);
+      this.#refuse(ErrorCode.Unauthorized, name, data);
+    }, handshake);
+  }
+
+  /** Namespaces open or being connected on this connection, `/` included. */
+  #namespaceCount(): number {
+    return (this.#root === undefined ? 0 : 1) + (this.#others?.size ?? 0) +
+      (this.#authorizing?.size ?? 0);
+  }
+
+  /**
+   * Runs a namespace's middleware on a connect, then calls `done` with the socket's `data` or
+   * the refusal's reason.
+   */
+  async #authorize(
+    nsp: AnyNamespace,
+    value: ConnectValue,
+    done: (data: object | string) => void,
+    handshake?: SocketHandshake,
+  ): Promise<void> {
+    let auth: JsonValue | undefined;
+    if (handshake === undefined && value.auth !== undefined) {
+      try {
+        auth = JSON.parse(textDecoder.decode(value.auth)) as JsonValue;
+      } catch {
+        return done("The auth payload is not JSON");
+      }
+    }
+    const context = {
+      namespace: nsp.name,
+      handshake: handshake ?? {
+        address: this.#transport.remoteAddress,
+        secure: this.#transport.secure,
+        auth,
+        time: new Date(),
+      },
+      data: {},
+    };
+    const refusal = await runMiddleware(nsp.middleware, context, (e) => this.#core.reportError(e));
+    done(refusal ?? context.data);
+  }
+
+  /** Makes the socket of an accepted connect and sends its handshake. */
+  #addSocket(
+    nsp: AnyNamespace,
+    channel: number,
+    handshake: SocketHandshake,
+    data: object,
+  ): void {
+    const core = this.#core;
+    if (nsp.schemas !== core.options.schemas) {
+      (this.#schemas ??= new Map()).set(channel, nsp.schemas);
+    }
+    const socket = new ServerSocket(nsp, this, core, channel, core.options.generateId(), handshake);
+    socket.data = data;
     if (channel === ROOT_CHANNEL) this.#root = socket;
     else (this.#others ??= new Map()).set(channel, socket);
     if (channel === ROOT_CHANNEL) this.#transport.send(this.#rootHandshake(false));
@@ -747,6 +943,38 @@ export class ServerConnection implements UdpSessionOwner {
     if (this.#root !== undefined) sockets.unshift(this.#root);
     return sockets;
   }
+}
+
+/**
+ * Milliseconds a connection closed before its handshake (a handshake timeout) has to read why
+ * and close its side.
+ */
+const TURNED_AWAY_LINGER = 250;
+
+/** Milliseconds a connection over its rate limit is not read from (its frames wait in TCP). */
+const RATE_LIMITED_PAUSE = 100;
+
+/** Control frames the rate limit never drops: dropping them would break the connection. */
+const MUST_PASS: ReadonlySet<Schema<object>> = new Set<Schema<object>>([
+  Pong,
+  EventName,
+  SessionAck,
+  Disconnect,
+]);
+
+/**
+ * The `Error` frame of a limit: on channel 0, about `/` (the connection) or a namespace.
+ *
+ * @param error The limit.
+ * @param namespace The namespace whose connect is refused, if it is only that.
+ */
+function limitFrame(error: LimitExceededError, namespace = "/"): Uint8Array {
+  return encodeFrame(ErrorMessage, {
+    code: ErrorCode.LimitExceeded,
+    message: error.message,
+    namespace,
+    limit: error.limit,
+  });
 }
 
 /** The UDP fields of the handshake of `/`. */

@@ -30,8 +30,10 @@ export interface ServerStats {
   connections: number;
   /** Connections accepted since `listen()`. */
   accepted: number;
-  /** Connections closed at once because `maxConnections` was reached. */
+  /** Connections turned away at accept: `maxConnections` or `maxConnectionsPerAddress` was reached. */
   refused: number;
+  /** Frames dropped by the inbound rate limit (policy `drop`), on every connection. */
+  rateLimited: number;
   /** Event and message frames encoded (a broadcast encodes its frame once, for all recipients). */
   framesEncoded: number;
   /** Bytes read from every connection since `listen()`. */

@@ -128,6 +128,53 @@ export interface RecoveryOptions {
   keepRooms?: boolean;
 }
 
+/**
+ * The inbound rate limit of each connection (the `rateLimit` option): two token buckets, one of
+ * frames and one of bytes, shared by the connection's namespaces (and its UDP datagrams' frames).
+ * Every one has a default.
+ */
+export interface RateLimitOptions {
+  /**
+   * Frames a second, sustained.
+   *
+   * @default {1000}
+   */
+  frames?: number;
+  /**
+   * The most frames in a burst after a quiet spell.
+   *
+   * @default {twice `frames`}
+   */
+  frameBurst?: number;
+  /**
+   * Bytes of frames a second, sustained.
+   *
+   * @default {262144}
+   */
+  bytes?: number;
+  /**
+   * The most bytes in a burst after a quiet spell (at least `maxFrameSize`, or frames that large
+   * would never pass).
+   *
+   * @default {twice `bytes`, and at least `maxFrameSize`}
+   */
+  byteBurst?: number;
+  /**
+   * What happens to a frame over the limit: `drop` drops it and counts it (`stats.rateLimited`;
+   * heartbeats, event name declarations, session acks and disconnects are never dropped), and
+   * `disconnect` closes the connection with `limit exceeded`.
+   *
+   * @default {"drop"}
+   */
+  policy?: RateLimitPolicy;
+}
+
+/** What happens to a frame over the rate limit. */
+export type RateLimitPolicy = "drop" | "disconnect";
+
+/** The rate limit with every default filled in. */
+export type ResolvedRateLimit = Readonly<Required<RateLimitOptions>>;
+
 /** The recovery options with every default filled in. */
 export type ResolvedRecoveryOptions = Readonly<Required<RecoveryOptions>>;
 
@@ -175,7 +222,8 @@ export interface GameSocketServerOptions {
   schemas?: SchemaRegistry | Iterable<Schema<object>>;
   /**
    * The largest frame accepted, in bytes after the length prefix (at most 16 MiB). Announced in
-   * the handshake; a larger frame closes the connection with `protocol error`.
+   * the handshake; a larger length prefix closes the connection with `limit exceeded` (limit
+   * `frame_size`) before anything of the frame is buffered.
    *
    * @default {65536}
    */
@@ -201,8 +249,9 @@ export interface GameSocketServerOptions {
    */
   idleTimeout?: number;
   /**
-   * Milliseconds a new connection has to send its connect before it is closed with
-   * `handshake timeout`.
+   * Milliseconds a new connection has to send its connect, and have it through the server's
+   * middleware, before it is closed with `handshake timeout` (the server reports a
+   * `LimitExceededError`, limit `handshake_timeout`).
    *
    * @default {10000}
    */
@@ -230,11 +279,66 @@ export interface GameSocketServerOptions {
    */
   sendRoomEvents?: boolean;
   /**
-   * The most connections at once; more are closed as soon as they are accepted.
+   * The most connections at once; more are refused as soon as they are accepted: they are sent
+   * an `Error` (`LimitExceeded`, limit `connections`) and closed, and the client's connect fails
+   * with `limit_exceeded`.
    *
    * @default {10000}
    */
   maxConnections?: number;
+  /**
+   * The most connections at once from one remote address (IP address; sessions waiting for their
+   * client do not count). More are refused as with `maxConnections` (limit
+   * `connections_per_address`). Behind a proxy that connects on the players' behalf, every
+   * connection comes from the proxy: raise it to `maxConnections`.
+   *
+   * @default {256}
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * The most namespaces one connection may have open (or being connected), `/` included. A
+   * connect past it is refused (`LimitExceeded`, limit `namespaces`); the connection stays.
+   *
+   * @default {32}
+   */
+  maxNamespaces?: number;
+  /**
+   * The most rooms a client may ask one socket to be in, its own room not counted. A join request
+   * past it is refused (the client's `join` rejects with `JoinError` `limit_exceeded`); the
+   * connection stays. Joins made by the server's code are not limited.
+   *
+   * @default {128}
+   */
+  maxRoomsPerSocket?: number;
+  /**
+   * The longest event name a client may declare, in UTF-8 bytes. A longer one closes the
+   * connection with `limit exceeded` (limit `event_name_length`).
+   *
+   * @default {128}
+   */
+  maxEventNameLength?: number;
+  /**
+   * The most events with an acknowledgement one socket may have waiting for their handlers'
+   * replies (async handlers still running). One more closes the connection with `limit exceeded`
+   * (limit `pending_acks`).
+   *
+   * @default {256}
+   */
+  maxPendingAcks?: number;
+  /**
+   * The inbound rate limit of each connection: frames and bytes a second, with bursts, and what
+   * happens over it. `false` turns it off.
+   *
+   * @default {true (the defaults of RateLimitOptions)}
+   */
+  rateLimit?: boolean | RateLimitOptions;
+  /**
+   * Refuses to build a server without `tls`: set it where plain TCP must never be served, so a
+   * configuration that lost its certificate fails at start rather than serving in the clear.
+   *
+   * @default {false}
+   */
+  requireTls?: boolean;
   /**
    * The cap on bytes queued or in flight to one connection (all its namespaces). Past it,
    * volatile emits are dropped and counted, and other emits disconnect the connection with
@@ -297,9 +401,12 @@ export interface GameSocketServerOptions {
  * {@linkcode GameSocketServerOptions}, `schemas` always a registry, `tls` possibly `undefined`.
  */
 export type ResolvedServerOptions =
-  & Readonly<Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp" | "recovery">>>
+  & Readonly<
+    Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp" | "recovery" | "rateLimit">>
+  >
   & {
     readonly tls: TlsOptions | undefined;
+    readonly rateLimit: ResolvedRateLimit | undefined;
     readonly schemas: SchemaRegistry;
     readonly udp: ResolvedUdpOptions | undefined;
     readonly recovery: ResolvedRecoveryOptions | undefined;
@@ -311,8 +418,14 @@ export type ResolvedServerOptions =
  * @param options What the caller gave.
  * @returns Every option.
  * @throws {RangeError} When a number is out of range.
+ * @throws {TypeError} When `requireTls` is set without `tls`.
  */
 export function resolveServerOptions(options: GameSocketServerOptions): ResolvedServerOptions {
+  const requireTls = options.requireTls ?? false;
+  if (requireTls && options.tls === undefined) {
+    throw new TypeError("requireTls is set but no tls certificate and key are given");
+  }
+  const maxFrameSize = checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE);
   const schemas = options.schemas instanceof SchemaRegistry
     ? options.schemas
     : new SchemaRegistry(options.schemas ?? []);
@@ -323,7 +436,7 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     udp: resolveUdpOptions(options.udp),
     recovery: resolveRecoveryOptions(options.recovery),
     schemas,
-    maxFrameSize: checkMaxFrameSize(options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE),
+    maxFrameSize,
     heartbeatInterval: checkInteger("heartbeatInterval", options.heartbeatInterval ?? 5000, 1),
     heartbeatTimeout: checkInteger("heartbeatTimeout", options.heartbeatTimeout ?? 15000, 1),
     idleTimeout: checkInteger("idleTimeout", options.idleTimeout ?? 0, 0),
@@ -332,6 +445,22 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     closeOnError: options.closeOnError ?? false,
     sendRoomEvents: options.sendRoomEvents ?? true,
     maxConnections: checkInteger("maxConnections", options.maxConnections ?? 10000, 1),
+    maxConnectionsPerAddress: checkInteger(
+      "maxConnectionsPerAddress",
+      options.maxConnectionsPerAddress ?? 256,
+      1,
+    ),
+    maxNamespaces: checkInteger("maxNamespaces", options.maxNamespaces ?? 32, 1),
+    maxRoomsPerSocket: checkInteger("maxRoomsPerSocket", options.maxRoomsPerSocket ?? 128, 0),
+    maxEventNameLength: checkInteger(
+      "maxEventNameLength",
+      options.maxEventNameLength ?? 128,
+      1,
+      65535,
+    ),
+    maxPendingAcks: checkInteger("maxPendingAcks", options.maxPendingAcks ?? 256, 1),
+    rateLimit: resolveRateLimit(options.rateLimit, maxFrameSize),
+    requireTls,
     sendQueueLimit: checkInteger(
       "sendQueueLimit",
       options.sendQueueLimit ?? DEFAULT_SEND_QUEUE_LIMIT,
@@ -382,5 +511,30 @@ function resolveRecoveryOptions(
     maxFrames: checkInteger("recovery.maxFrames", options.maxFrames ?? 4096, 1),
     maxBytes: checkInteger("recovery.maxBytes", options.maxBytes ?? 1024 * 1024, 1),
     keepRooms: options.keepRooms ?? true,
+  };
+}
+
+function resolveRateLimit(
+  rateLimit: boolean | RateLimitOptions | undefined,
+  maxFrameSize: number,
+): ResolvedRateLimit | undefined {
+  if (rateLimit === false) return undefined;
+  const options = rateLimit === undefined || rateLimit === true ? {} : rateLimit;
+  const policy = options.policy ?? "drop";
+  if (policy !== "drop" && policy !== "disconnect") {
+    throw new RangeError(`rateLimit.policy must be "drop" or "disconnect", got ${String(policy)}`);
+  }
+  const frames = checkInteger("rateLimit.frames", options.frames ?? 1000, 1);
+  const bytes = checkInteger("rateLimit.bytes", options.bytes ?? 256 * 1024, 1);
+  return {
+    frames,
+    frameBurst: checkInteger("rateLimit.frameBurst", options.frameBurst ?? 2 * frames, 1),
+    bytes,
+    byteBurst: checkInteger(
+      "rateLimit.byteBurst",
+      options.byteBurst ?? Math.max(2 * bytes, maxFrameSize),
+      maxFrameSize,
+    ),
+    policy,
   };
 }

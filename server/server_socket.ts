@@ -49,6 +49,8 @@ export interface SocketStats {
   readonly ignoredAcks: number;
   /** Volatile frames the connection dropped because its send queue was full. */
   readonly dropped: number;
+  /** Frames of the connection (all its namespaces) the inbound rate limit dropped. */
+  readonly rateLimited: number;
 }
 
 /** The lifecycle events of a {@linkcode ServerSocket}. */
@@ -183,6 +185,7 @@ export class ServerSocket<
       pendingAcks: acks.pending,
       ignoredAcks: acks.ignored,
       dropped: this.#connection.transport.stats.dropped,
+      rateLimited: this.#connection.rateLimited,
     };
   }
 
@@ -371,18 +374,34 @@ export class ServerSocket<
     this.nsp.reportError(error, this);
   }
 
+  /** Whether joining `room` (and leaving `leave`) would put the socket over `maxRoomsPerSocket`. */
+  #roomsFull(room: string, leave: string | undefined): boolean {
+    const rooms = this.nsp.adapter.socketRooms(this.id);
+    if (rooms.has(room)) return false;
+    // Its own room does not count; a room left in the same step makes space.
+    const leaving = leave !== undefined && leave !== this.id && rooms.has(leave) ? 1 : 0;
+    const after = rooms.size - 1 + 1 - leaving;
+    return after > this.#core.options.maxRoomsPerSocket;
+  }
+
+  #refuseOverLimit(refuse: (message: string, code: ErrorCode) => void): void {
+    const max = this.#core.options.maxRoomsPerSocket;
+    refuse(`A socket may be in at most ${max} rooms`, ErrorCode.LimitExceeded);
+  }
+
   async #join(request: RoomJoinValue): Promise<void> {
     const { room } = request;
-    const refuse = (message: string) =>
+    const refuse = (message: string, code: ErrorCode = ErrorCode.JoinRefused) =>
       this.deliverControl(encodeFrame(RoomJoinError, {
         room,
-        code: ErrorCode.JoinRefused,
+        code,
         message,
         ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
       }, { channel: this.channel }));
     if (room !== this.id && this.nsp.sockets.has(room)) {
       return refuse("A socket's own room cannot be joined");
     }
+    if (this.#roomsFull(room, request.leave)) return this.#refuseOverLimit(refuse);
     const hook = this.nsp.joinHook;
     if (hook !== undefined) {
       let verdict: boolean | string | void;
@@ -396,6 +415,8 @@ export class ServerSocket<
       if (verdict === false) return refuse("Refused by the server");
       if (typeof verdict === "string") return refuse(verdict);
     }
+    // Checked again: other joins may have gone through while the hook decided.
+    if (this.#roomsFull(room, request.leave)) return this.#refuseOverLimit(refuse);
     if (request.leave !== undefined && request.leave !== this.id) {
       this.nsp.leaveRoom(this, request.leave, true);
     }

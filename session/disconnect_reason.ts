@@ -4,6 +4,7 @@
  * @module
  */
 
+import { LimitExceededError, ProtocolError } from "../protocol/mod.ts";
 import type { TransportCloseCause } from "../transport/transport.ts";
 
 /**
@@ -16,6 +17,9 @@ import type { TransportCloseCause } from "../transport/transport.ts";
  * - `idle timeout`: no event was received within the idle timeout;
  * - `handshake timeout`: the connection sent no connect within the handshake timeout;
  * - `protocol error`: the peer sent bytes or frames the protocol refuses;
+ * - `limit exceeded`: the peer went over one of the receiver's limits (a frame too large, a
+ *   rate, pending acks, an event name too long; docs/SECURITY.md lists them), and was told which
+ *   by a `LimitExceededError`;
  * - `send queue overflow`: more was queued for the peer than the send-queue cap allows;
  * - `high latency`: the smoothed round trip went over the configured maximum;
  * - `server shutting down`: the server is closing.
@@ -29,6 +33,7 @@ export type DisconnectReason =
   | "idle timeout"
   | "handshake timeout"
   | "protocol error"
+  | "limit exceeded"
   | "send queue overflow"
   | "high latency"
   | "server shutting down";
@@ -43,6 +48,7 @@ export const DISCONNECT_REASONS: ReadonlySet<string> = new Set<DisconnectReason>
   "idle timeout",
   "handshake timeout",
   "protocol error",
+  "limit exceeded",
   "send queue overflow",
   "high latency",
   "server shutting down",
@@ -65,10 +71,22 @@ export function disconnectReasonOf(
     case "error":
       return "transport error";
     case "protocol":
-      return "protocol error";
+      return isLimitFault(cause.error) ? "limit exceeded" : "protocol error";
     case "overflow":
       return "send queue overflow";
     case "local":
       return local;
   }
+}
+
+/**
+ * Whether a fault is a limit the peer went over: a {@linkcode LimitExceededError}, or a frame
+ * larger than `maxFrameSize` (which the frame decoder reports as `frame_too_large`).
+ *
+ * @param error The fault.
+ * @returns Whether it is.
+ */
+export function isLimitFault(error: Error): boolean {
+  return error instanceof LimitExceededError ||
+    (error instanceof ProtocolError && error.code === "frame_too_large");
 }

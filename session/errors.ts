@@ -9,7 +9,9 @@
 /**
  * Why a connect was refused, on the client:
  * - the server's refusals: `invalid_namespace`, `already_connected`, `protocol_mismatch`,
- *   `schema_mismatch`, `unauthorized`, `protocol_violation`;
+ *   `schema_mismatch`, `unauthorized` (its middleware said no; the message is its reason),
+ *   `limit_exceeded` (too many connections, from this address, or namespaces on this connection:
+ *   the error's `cause` is a `LimitExceededError` naming the limit), `protocol_violation`;
  * - `timeout`: no handshake within the connect timeout;
  * - `transport`: the connection could not be made, or closed before the handshake;
  * - `closed`: the client was closed.
@@ -20,6 +22,7 @@ export type ConnectErrorCode =
   | "protocol_mismatch"
   | "schema_mismatch"
   | "unauthorized"
+  | "limit_exceeded"
   | "protocol_violation"
   | "timeout"
   | "transport"
@@ -107,7 +110,8 @@ export class SocketClosedError extends Error {
 
 /**
  * Why a join was refused: no such room, full, wrong key, already a member, refused by the
- * server's hook (which includes another socket's own room), or no answer in time.
+ * server's hook (which includes another socket's own room), the socket is in as many rooms as
+ * the server allows (`maxRoomsPerSocket`), or no answer in time.
  */
 export type JoinErrorCode =
   | "not_found"
@@ -116,6 +120,7 @@ export type JoinErrorCode =
   | "already_member"
   | "refused"
   | "exists"
+  | "limit_exceeded"
   | "timeout";
 
 /** The server refused to let the socket into a room. */

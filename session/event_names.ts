@@ -5,7 +5,9 @@
  * @module
  */
 
-import { encodeFrame, EventName, ProtocolError } from "../protocol/mod.ts";
+import { encodeFrame, EventName, LimitExceededError, ProtocolError } from "../protocol/mod.ts";
+
+const utf8 = new TextEncoder();
 
 /** How many event names one direction of a connection may declare. */
 export const MAX_EVENT_NAMES = 4096;
@@ -87,6 +89,16 @@ export class DeclaredEventIds {
 /** The receiver's table: names by id, for one direction of one connection. */
 export class IncomingEventNames {
   #names: Map<number, string> | undefined;
+  #maxLength: number;
+
+  /**
+   * Creates an empty table.
+   *
+   * @param maxLength The longest name accepted, in UTF-8 bytes.
+   */
+  constructor(maxLength = Infinity) {
+    this.#maxLength = maxLength;
+  }
 
   /**
    * Records a declaration.
@@ -94,11 +106,20 @@ export class IncomingEventNames {
    * @param id The id.
    * @param name The name.
    * @throws {ProtocolError} When the id is declared with another name, or too many names are.
+   * @throws {LimitExceededError} When the name is longer than the table's limit.
    */
   declare(id: number, name: string): void {
     const names = this.#names ??= new Map();
     const known = names.get(id);
     if (known === name) return;
+    // A UTF-8 byte count only when the name might be too long (at most 3 bytes a UTF-16 unit).
+    if (name.length * 3 > this.#maxLength && utf8.encode(name).length > this.#maxLength) {
+      throw new LimitExceededError(
+        "event_name_length",
+        this.#maxLength,
+        `An event name of more than ${this.#maxLength} bytes was declared`,
+      );
+    }
     if (known !== undefined) {
       throw new ProtocolError("protocol_violation", `Event id ${id} was declared twice`);
     }

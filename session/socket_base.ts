@@ -11,6 +11,7 @@ import {
   encodeFrame,
   encodeRawFrame,
   Event,
+  LimitExceededError,
   PayloadType,
   type Schema,
   type SchemaRegistry,
@@ -94,6 +95,11 @@ export interface SocketLink {
   readonly ackTimeout: number;
   /** What unreliable emits do when UDP cannot carry them, unless they say. */
   readonly fallback: UdpFallback;
+  /**
+   * The most events with an ack one socket may have waiting for their handlers' replies; one
+   * more throws a `LimitExceededError` (the connection closes). Absent: no limit.
+   */
+  readonly maxPendingAcks?: number;
   /** The largest frame the peer accepts. */
   maxFrameSize(): number;
   /** A fresh ack id. */
@@ -159,6 +165,8 @@ export abstract class SocketBase<
    */
   #listenersOrNone: Listeners | undefined;
   #acks: AckTracker;
+  /** Events with an ack whose (async) handlers have not replied yet. */
+  #owed = 0;
 
   /**
    * Sets up the socket; listeners are made on the first `on`.
@@ -453,12 +461,27 @@ export abstract class SocketBase<
       if (ackId !== undefined) this.#replyError(ackId, `No handler for "${event}"`);
       return;
     }
+    const max = this.#link.maxPendingAcks;
+    if (ackId !== undefined && max !== undefined && this.#owed >= max) {
+      throw new LimitExceededError(
+        "pending_acks",
+        max,
+        `More than ${max} events of ${this.#namespace} await their handlers' replies`,
+      );
+    }
     const result = listeners.emit(key, data, info);
     if (ackId === undefined) return;
     if (result instanceof Promise) {
+      this.#owed++;
       result.then(
-        (value) => this.#reply(ackId, value),
-        (error) => this.#replyError(ackId, error instanceof Error ? error.message : String(error)),
+        (value) => {
+          this.#owed--;
+          this.#reply(ackId, value);
+        },
+        (error) => {
+          this.#owed--;
+          this.#replyError(ackId, error instanceof Error ? error.message : String(error));
+        },
       );
     } else this.#reply(ackId, result);
   }

@@ -133,7 +133,7 @@ async function connectRefused(
   return { error, errors, client };
 }
 
-Deno.test("client closes with protocol error when the server sends a frame above maxFrameSize", async () => {
+Deno.test("client closes with limit exceeded when the server sends a frame above maxFrameSize", async () => {
   await using bystander = await startBystander();
   await using fake = startFakeServer();
   const { client, errors } = recordingClient({ maxFrameSize: 1024 });
@@ -148,8 +148,8 @@ Deno.test("client closes with protocol error when the server sends a frame above
   const during = echoInFlight(bystander.client, 1);
   // A length prefix claiming 100000 bytes (a0 8d 06), a message header, and 8 KiB of its body.
   await peer.write(new Uint8Array([0xa0, 0x8d, 0x06, 0x11, 0x00, ...new Uint8Array(8192)]));
-  assert.deepEqual(await closed, ["protocol error"]);
-  assert.deepEqual(await disconnected, ["protocol error"]);
+  assert.deepEqual(await closed, ["limit exceeded"]);
+  assert.deepEqual(await disconnected, ["limit exceeded"]);
   assert.equal(client.state, "closed");
   assert.equal(errors.length, 1);
   assert.ok(errors[0] instanceof ProtocolError);

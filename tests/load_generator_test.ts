@@ -471,6 +471,7 @@ function sampleReport(overrides: Partial<LoadReport> = {}): LoadReport {
   return {
     transport: "tcp",
     clients: 10,
+    addresses: 1,
     connected: 8,
     failed: 2,
     sent: 100,
@@ -526,6 +527,7 @@ Deno.test("formatSummary has one row per figure", () => {
   assert.match(lines[8]!, /msgs\/s\s+1235$/);
   assert.match(lines[9]!, /latency p50\s+0\.5 ms$/);
   assert.match(formatSummary(sampleReport({ interrupted: true })).at(-1)!, /interrupted\s+yes/);
+  assert.match(formatSummary(sampleReport({ addresses: 3 }))[2]!, /^source addresses\s+3$/);
 });
 
 Deno.test("formatSummary over UDP names the transport and what went by datagram", () => {
@@ -653,6 +655,32 @@ Deno.test("runLoad with chaos against a server that keeps no sessions counts the
   // What the room sent while a client was away never reached it.
   assert.ok(report.lost > 0, `lost ${report.lost}`);
   assert.ok(errorRate(report) > 0);
+});
+
+Deno.test("runLoad with chaos spreads the relay's connections to the server over the source addresses", async () => {
+  await using demo = await demoServer();
+  const seen = new Set<string>();
+  demo.server.of(BENCH_NAMESPACE).on("connection", (socket) => {
+    seen.add(socket.handshake.address.hostname);
+  });
+  const report = await runLoad({
+    host: "127.0.0.1",
+    port: demo.port,
+    clients: 6,
+    addresses: 3,
+    rooms: 2,
+    rate: 10,
+    duration: 1,
+    chaos: { rate: 2 },
+  });
+  assert.equal(report.addresses, 3);
+  assert.equal(report.connected, 6);
+  assert.equal(report.lost, 0);
+  assert.deepEqual([...seen].sort(), ["127.0.0.1", "127.0.0.2", "127.0.0.3"]);
+  assert.throws(
+    () => ChaosRelay.start({ targetHost: "127.0.0.1", targetPort: 1, rate: 1, localAddresses: [] }),
+    TypeError,
+  );
 });
 
 /** An echo server on 127.0.0.1: each connection gets back what it sends. */

@@ -10,30 +10,16 @@ import {
   defineSchema,
   encodeFrame,
   ErrorCode,
-  ErrorMessage,
-  Event,
   EventName,
-  type Frame,
   Handshake,
+  LimitExceededError,
   Ping,
   PROTOCOL_VERSION,
   SchemaRegistry,
 } from "../protocol/mod.ts";
-import type {
-  ConnectionClosedInfo,
-  GameSocketServer,
-  GameSocketServerOptions,
-  ServerSocket,
-} from "../server.ts";
+import type { ConnectionClosedInfo, GameSocketServer, ServerSocket } from "../server.ts";
 import { AckError, ConnectError, type DisconnectReason, GameSocketClient } from "../client.ts";
-import {
-  connectClient,
-  nextEvent,
-  RawPeer,
-  rootConnect,
-  startServer,
-  type TestServer,
-} from "./harness.ts";
+import { connectClient, nextEvent, RawPeer, rootConnect } from "./harness.ts";
 import {
   assertEchoes,
   echoInFlight,
@@ -43,15 +29,13 @@ import {
   restFrames,
   within,
 } from "./within.ts";
-
-/** A server whose `/` and `/game` sockets answer `echo` with its payload. */
-async function startEchoServer(options: GameSocketServerOptions = {}): Promise<TestServer> {
-  const test = await startServer(options);
-  const echo = (socket: ServerSocket) => socket.on("echo", (value) => value);
-  test.server.on("connection", echo);
-  test.server.of("/game").on("connection", echo);
-  return test;
-}
+import {
+  assertErrorFrame,
+  eventFrame,
+  handshakenPeer,
+  nextClose,
+  startEchoServer,
+} from "./server_probes.ts";
 
 /** Collects the server's `error` events (servers have `on`, not `once`). */
 function collectErrors(server: GameSocketServer): unknown[] {
@@ -60,43 +44,10 @@ function collectErrors(server: GameSocketServer): unknown[] {
   return errors;
 }
 
-/** A raw peer that has completed the handshake of `/`, and its socket on the server. */
-async function handshakenPeer(
-  test: TestServer,
-): Promise<{ peer: RawPeer; socket: ServerSocket; gone: Promise<[DisconnectReason]> }> {
-  const accepted = eventOf<[ServerSocket]>(test.server.root, "connection");
-  const peer = await RawPeer.connect(test.port);
-  await peer.write(rootConnect());
-  const handshake = await nextFrame(peer);
-  assert.ok(handshake?.type === "control" && handshake.schema === Handshake);
-  const [socket] = await accepted;
-  // Bounded where it is awaited: a deadline started now could expire unawaited.
-  return { peer, socket, gone: nextEvent<[DisconnectReason]>(socket, "disconnect") };
-}
-
-/** Asserts that a frame is an `Error` on channel 0 with `code`; returns its fields. */
-function assertErrorFrame(frame: Frame | undefined, code: ErrorCode): Record<string, unknown> {
-  assert.ok(frame?.type === "control", `expected an Error frame, got ${frame?.type}`);
-  assert.equal(frame.schema, ErrorMessage);
-  assert.equal(frame.channel, 0);
-  assert.equal(frame.value.code, code);
-  return frame.value;
-}
-
 /** Asserts that the peer gets `Error {ProtocolViolation}` and then the end of the stream. */
 async function assertViolationThenEnd(peer: RawPeer): Promise<void> {
   assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolViolation);
   assert.deepEqual(await restFrames(peer), []);
-}
-
-/** The bytes of an event frame with an application-chosen event id. */
-function eventFrame(event: number, channel = 0): Uint8Array {
-  return encodeFrame(Event, { event, payloadType: 0 }, { channel }).slice();
-}
-
-/** Resolves with the next `connection_closed` event's info. */
-function nextClose(server: GameSocketServer): Promise<ConnectionClosedInfo> {
-  return new Promise((resolve) => server.once("connection_closed", resolve));
 }
 
 Deno.test("server refuses a first frame other than Connect with ProtocolViolation and closes", async () => {
@@ -183,7 +134,7 @@ Deno.test("server closes a connection that sends an unregistered schema with pro
   await assertEchoes(witness, 8);
 });
 
-Deno.test("server closes a connection whose length prefix exceeds maxFrameSize", async () => {
+Deno.test("server closes a connection whose length prefix exceeds maxFrameSize with limit exceeded", async () => {
   await using test = await startEchoServer({ maxFrameSize: 1024 });
   await using witness = await connectClient(test.port);
   const { peer, gone } = await handshakenPeer(test);
@@ -191,9 +142,16 @@ Deno.test("server closes a connection whose length prefix exceeds maxFrameSize",
   const during = echoInFlight(witness, 1);
   // Length 5000 (varuint 88 27), a message header, then a little of the claimed body.
   await peer.write(new Uint8Array([0x88, 0x27, 0x11, 0x00, ...new Uint8Array(64)]));
-  assert.deepEqual(await within(gone, "the disconnect"), ["protocol error"]);
-  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.ProtocolViolation);
+  const closed = nextClose(test.server);
+  assert.deepEqual(await within(gone, "the disconnect"), ["limit exceeded"]);
+  const refusal = assertErrorFrame(await nextFrame(peer), ErrorCode.LimitExceeded);
+  assert.equal(refusal.limit, "frame_size");
   assert.match(String(refusal.message), /5000/);
+  const { reason, error } = await within(closed, "connection_closed");
+  assert.equal(reason, "limit exceeded");
+  assert.ok(error instanceof LimitExceededError);
+  assert.equal(error.limit, "frame_size");
+  assert.equal(error.max, 1024);
   assert.deepEqual(await restFrames(peer), []);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(witness, 2);
@@ -313,22 +271,39 @@ Deno.test("client with other schemas is refused with schema_mismatch naming both
   assert.equal(test.server.root.sockets.size, 1);
 });
 
-Deno.test("server closes a connection that sends nothing within handshakeTimeout", async () => {
+Deno.test("server closes a connection that sends no connect within handshakeTimeout, saying why", async () => {
   await using test = await startEchoServer({ handshakeTimeout: 100 });
   await using witness = await connectClient(test.port);
   const during = echoInFlight(witness, 1);
   const started = performance.now();
-  const closed = nextClose(test.server);
+  const closes: ConnectionClosedInfo[] = [];
+  const bothClosed = new Promise<void>((resolve) =>
+    test.server.on("connection_closed", (info) => {
+      if (closes.push(info) === 2) resolve();
+    })
+  );
   await using peer = await RawPeer.connect(test.port);
-  // The server says nothing (no socket was made, so no Disconnect) and ends the stream.
-  assert.deepEqual(await restFrames(peer), []);
-  assert.equal((await within(closed, "the close")).reason, "handshake timeout");
+  await using silent = await RawPeer.connect(test.port);
+  // A slow client (part of its connect): one Error (no socket was made, so no Disconnect), then
+  // the end of the stream. A silent one is not worth a write: only the end.
+  await peer.write(rootConnect().subarray(0, 3));
+  const [refusal, ...rest] = await restFrames(peer);
+  assert.deepEqual(await restFrames(silent), []);
+  const told = assertErrorFrame(refusal, ErrorCode.LimitExceeded);
+  assert.equal(told.limit, "handshake_timeout");
+  assert.deepEqual(rest, []);
+  await within(bothClosed, "both closes");
+  for (const { reason, error } of closes) {
+    assert.equal(reason, "handshake timeout");
+    assert.ok(error instanceof LimitExceededError);
+    assert.equal(error.limit, "handshake_timeout");
+    assert.equal(error.max, 100);
+  }
   const elapsed = performance.now() - started;
   assert.ok(elapsed >= 90, `closed after ${elapsed} ms, before the handshake timeout`);
   assert.ok(elapsed < 1000, `closed after ${elapsed} ms, long after the handshake timeout`);
   assert.equal(await within(during, "an echo"), 1);
   await assertEchoes(witness, 2);
-  peer.close();
   assert.equal(test.server.stats.connections, 1);
 });
 
@@ -437,24 +412,34 @@ Deno.test("server reports a handler that throws on its error event and keeps ans
   assert.equal(test.server.stats.connections, 2);
 });
 
-Deno.test("server closes the connection over maxConnections at once and counts it refused", async () => {
+Deno.test("server turns a connection over maxConnections away with limit exceeded and counts it refused", async () => {
   await using test = await startEchoServer({ maxConnections: 2 });
   await using witness = await connectClient(test.port);
   await using second = await connectClient(test.port);
   const errors: unknown[] = [];
   await using third = new GameSocketClient();
   third.on("error", (error) => errors.push(error));
+  const turnedAway = nextClose(test.server);
   const error = await rejection(third.connect("127.0.0.1", test.port), ConnectError);
-  assert.equal(error.code, "transport");
+  assert.equal(error.code, "limit_exceeded");
+  assert.ok(error.cause instanceof LimitExceededError);
+  assert.equal(error.cause.limit, "connections");
   assert.equal(third.state, "closed");
+  const closed = await within(turnedAway, "connection_closed");
+  assert.equal(closed.reason, "limit exceeded");
+  assert.ok(closed.error instanceof LimitExceededError);
+  assert.equal(closed.error.limit, "connections");
+  assert.equal(closed.error.max, 2);
   assert.equal(test.server.stats.refused, 1);
   assert.equal(test.server.stats.accepted, 2);
   assert.equal(test.server.stats.connections, 2);
-  // A raw peer is refused too: the stream ends without a frame.
+  // A raw peer is told why, and the stream ends.
   {
     await using peer = await RawPeer.connect(test.port);
     await peer.write(rootConnect());
-    assert.deepEqual(await restFrames(peer), []);
+    const [refusal, ...rest] = await restFrames(peer);
+    assert.equal(assertErrorFrame(refusal, ErrorCode.LimitExceeded).limit, "connections");
+    assert.deepEqual(rest, []);
   }
   assert.equal(test.server.stats.refused, 2);
   await assertEchoes(witness, 1);

@@ -46,6 +46,7 @@ function lastJson(run: Run): Record<string, unknown> {
 const REQUIRED_KEYS = [
   "transport",
   "clients",
+  "addresses",
   "connected",
   "failed",
   "sent",
@@ -312,6 +313,35 @@ Deno.test("deno task stress --json ends with one JSON object holding every figur
   assert.doesNotMatch(run.stderr, /^chaos:/m);
 });
 
+Deno.test("deno task stress --addresses 3 spreads its clients over 127.0.0.1 to 127.0.0.3", async () => {
+  // Two per address at most: six clients connect only if they come from three addresses.
+  await using server = createDemoServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    log: () => {},
+    maxConnectionsPerAddress: 2,
+  });
+  const { port } = await server.listen();
+  const seen = new Map<string, number>();
+  server.of("/bench").on("connection", (socket) => {
+    const { hostname } = socket.handshake.address;
+    seen.set(hostname, (seen.get(hostname) ?? 0) + 1);
+  });
+  const run = await stress(
+    ["--port", String(port), "--clients", "6", "--addresses", "3", "--duration", "1", "--json"],
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const report = lastJson(run);
+  assert.equal(report.addresses, 3);
+  assert.equal(report.connected, 6);
+  assert.match(run.stderr, /from 3 source addresses \(127\.0\.0\.1-127\.0\.0\.3\)/);
+  assert.match(run.stderr, /^source addresses\s+3$/m);
+  assert.deepEqual(
+    new Map([...seen].sort()),
+    new Map([["127.0.0.1", 2], ["127.0.0.2", 2], ["127.0.0.3", 2]]),
+  );
+});
+
 Deno.test("deno task stress prints progress lines, the summary and the histogram", async () => {
   await using server = createDemoServer({ hostname: "127.0.0.1", port: 0, log: () => {} });
   const { port } = await server.listen();
@@ -410,6 +440,9 @@ Deno.test("deno task stress refuses bad arguments with exit status 2 and a messa
     [["--seed", "3"], /--seed goes with --chaos/],
     [["--chaos", "5", "--udp"], /--chaos goes with TCP, not --udp/],
     [["--chaos", "5", "--clients", "5000", "--rooms", "1"], /chaos tracks every pair/],
+    [["--addresses", "0"], /--addresses must be an integer in 1\.\.250/],
+    [["--addresses", "251"], /--addresses must be an integer in 1\.\.250/],
+    [["--addresses", "2", "--host", "10.0.0.1"], /addresses above 1 need a loopback host/],
     [["--frobnicate"], /Unknown option '--frobnicate'/],
     [["extra"], /positional/i],
   ];
@@ -430,6 +463,7 @@ Deno.test("deno task stress --help lists every option and exits 0", async () => 
       "--host",
       "--port",
       "--clients",
+      "--addresses",
       "--namespace",
       "--rooms",
       "--rate",

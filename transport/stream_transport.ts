@@ -63,6 +63,23 @@ export interface StreamTransportOptions {
   readonly totals?: TrafficTotals;
 }
 
+/**
+ * What {@linkcode StreamTransport} uses of its connection: a `Deno.Conn` (TCP or TLS) fits, and
+ * so does a `NodeTcpConn` (a TCP connection from a chosen local address).
+ */
+export interface StreamConn {
+  /** The peer's address (a `Deno.NetAddr` for TCP). */
+  readonly remoteAddr: Deno.Addr;
+  /** Reads into the buffer: how many bytes, or `null` at the end of the stream. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes some of the bytes: how many. */
+  write(data: Uint8Array): Promise<number>;
+  /** Ends the write side. */
+  closeWrite(): Promise<void>;
+  /** Closes the connection. */
+  close(): void;
+}
+
 /** Bytes read and written, summed over many transports. */
 export interface TrafficTotals {
   /** Bytes read. */
@@ -72,9 +89,10 @@ export interface TrafficTotals {
 }
 
 /**
- * Frames a Deno connection. Reads go through `conn.read()` into one small buffer per connection;
- * frames sent in the same tick are joined into one write; a write in flight counts against the
- * send-queue cap, so a peer that never reads cannot grow this side's memory without bound.
+ * Frames a connection ({@linkcode StreamConn}). Reads go through `conn.read()` into one small
+ * buffer per connection; frames sent in the same tick are joined into one write; a write in flight
+ * counts against the send-queue cap, so a peer that never reads cannot grow this side's memory
+ * without bound.
  */
 export class StreamTransport implements Transport {
   readonly remoteAddress: TransportAddress;
@@ -89,7 +107,7 @@ export class StreamTransport implements Transport {
     maxQueuedBytes: 0,
   };
 
-  #conn: Deno.Conn;
+  #conn: StreamConn;
   #decoder: FrameDecoder;
   #limit: number;
   #readBufferSize: number;
@@ -106,6 +124,9 @@ export class StreamTransport implements Transport {
   #connClosed = false;
   #cause: TransportCloseCause | undefined;
   #reading: Promise<void> | undefined;
+  /** Until when reading is paused (`performance.now()`), and the wake-up of a pause under way. */
+  #pausedUntil = 0;
+  #wake: (() => void) | undefined;
   /** Settles when every resource is released; made when first awaited. */
   #done: Promise<void> | undefined;
   #resolveDone: (() => void) | undefined;
@@ -117,7 +138,7 @@ export class StreamTransport implements Transport {
    * @param conn The connection; the transport owns it and closes it.
    * @param options Decoding, the send-queue cap and the read buffer's size.
    */
-  constructor(conn: Deno.Conn, options: StreamTransportOptions) {
+  constructor(conn: StreamConn, options: StreamTransportOptions) {
     this.#conn = conn;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = { hostname: addr.hostname, port: addr.port };
@@ -209,7 +230,26 @@ export class StreamTransport implements Transport {
     return this.abort();
   }
 
+  pauseReading(ms: number): void {
+    this.#pausedUntil = Math.max(this.#pausedUntil, performance.now() + ms);
+  }
+
+  /** Waits out a pause of reading, or until the transport closes. */
+  async #pause(): Promise<void> {
+    const wait = this.#pausedUntil - performance.now();
+    this.#pausedUntil = 0;
+    if (wait <= 0 || this.#state !== "open") return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, wait);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+  }
+
   abort(): Promise<void> {
+    this.#wake?.();
     if (this.#state !== "closed") {
       this.#state = "closed";
       this.#cause ??= { type: "local" };
@@ -251,6 +291,7 @@ export class StreamTransport implements Transport {
           this.stats.framesIn++;
           this.#handler!.onFrame(frame);
         }
+        if (this.#pausedUntil > 0) await this.#pause();
         // The decoder keeps nothing of the chunk, so the buffer can be replaced between reads.
         if (n === buffer.length && buffer.length < MAX_READ_BUFFER_SIZE) {
           buffer = new Uint8Array(Math.min(buffer.length * 4, MAX_READ_BUFFER_SIZE));

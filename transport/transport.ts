@@ -119,4 +119,12 @@ export interface Transport {
   close(timeout?: number): Promise<void>;
   /** Closes at once, discarding what is queued. Resolves when every resource is released. */
   abort(): Promise<void>;
+  /**
+   * Stops reading for a while: the frames of the current read are still handled, then no more is
+   * read (the peer's sending backs up in TCP) until `ms` milliseconds have passed or the transport
+   * closes. For a peer over its rate limit: what it sends meanwhile costs nothing to decode.
+   *
+   * @param ms How long, in milliseconds.
+   */
+  pauseReading(ms: number): void;
 }

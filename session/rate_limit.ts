@@ -1,0 +1,58 @@
+/**
+ * The inbound rate limit of one connection: a token bucket of frames and one of bytes.
+ *
+ * @module
+ */
+
+import { TokenBucket } from "./token_bucket.ts";
+
+/** Frames and bytes a second, each with its burst. */
+export interface InboundRateLimitOptions {
+  /** Frames a second. */
+  readonly frames: number;
+  /** The most frames in a burst. */
+  readonly frameBurst: number;
+  /** Bytes a second. */
+  readonly bytes: number;
+  /** The most bytes in a burst. */
+  readonly byteBurst: number;
+}
+
+/** Admits frames while both buckets hold enough. */
+export class InboundRateLimit {
+  #frames: TokenBucket;
+  #bytes: TokenBucket;
+  #clock: () => number;
+  #now: number;
+
+  /**
+   * Creates the limit with both buckets full.
+   *
+   * @param options The rates and bursts.
+   * @param clock The time in milliseconds (`performance.now` by default; tests give their own).
+   */
+  constructor(options: InboundRateLimitOptions, clock: () => number = () => performance.now()) {
+    this.#clock = clock;
+    this.#now = clock();
+    // Both buckets read the time the current frame was admitted at: one clock read per frame.
+    const now = () => this.#now;
+    this.#frames = new TokenBucket({ rate: options.frames, burst: options.frameBurst }, now);
+    this.#bytes = new TokenBucket({ rate: options.bytes, burst: options.byteBurst }, now);
+  }
+
+  /**
+   * Takes one frame and its bytes from the buckets.
+   *
+   * @param size The frame's size in bytes.
+   * @returns Whether both held enough; when not, neither is taken from.
+   */
+  admit(size: number): boolean {
+    this.#now = this.#clock();
+    if (this.#frames.tokens >= 1 && this.#bytes.tokens >= size) {
+      this.#frames.take(1);
+      this.#bytes.take(size);
+      return true;
+    }
+    return false;
+  }
+}
