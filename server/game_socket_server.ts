@@ -617,7 +617,7 @@ export class GameSocketServer<
 
 /** Connections the sweep checks in one task, and accepted in a row, before others get a turn. */
 const SWEEP_SLICE = 64;
-const ACCEPT_SLICE = 32;
+const ACCEPT_SLICE = 8;
 
 /** Milliseconds a connection turned away at accept has to read why before it is closed. */
 const TURN_AWAY_TIMEOUT = 1000;
