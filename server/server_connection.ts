@@ -451,7 +451,10 @@ export class ServerConnection implements UdpSessionOwner {
       if (this.#state === "authorizing") this.#whileAuthorizing(frame);
       return;
     }
-    if (this.#rate !== undefined && !this.#rate.admit(frame.size) && this.#overRate(frame)) return;
+    const rate = this.#rate;
+    if (rate !== undefined && !rate.admit(frame.size, this.#lastHeard) && this.#overRate(frame)) {
+      return;
+    }
     const stream = this.#session?.stream;
     if (stream !== undefined) {
       if (frame.type === "control" && frame.schema === SessionAck) {
@@ -545,7 +548,7 @@ export class ServerConnection implements UdpSessionOwner {
 
   /**
    * A frame over the rate limit: with the `disconnect` policy the connection closes; with `drop`
-   * the frame is dropped and counted, unless it must pass (heartbeats, event name declarations,
+   * the frame is dropped and counted, unless it must pass (pongs, event name declarations,
    * session acks and disconnects: dropping them would break the connection, not slow it), and
    * reading pauses for a moment.
    *
@@ -562,8 +565,7 @@ export class ServerConnection implements UdpSessionOwner {
       );
     }
     if (frame.type === "control" && MUST_PASS.has(frame.schema)) return false;
-    this.#rateLimited++;
-    this.#core.stats.rateLimited++;
+    this.#countRateLimited();
     // What it sends meanwhile waits in TCP rather than costing decodes only to be dropped.
     this.#transport.pauseReading(RATE_LIMITED_PAUSE);
     return true;
@@ -577,6 +579,11 @@ export class ServerConnection implements UdpSessionOwner {
     }
     if (frame.type === "control" && (frame.schema === Ping || frame.schema === Pong)) return;
     throw new ProtocolError("protocol_violation", "Frames were sent before the handshake");
+  }
+
+  #countRateLimited(): void {
+    this.#rateLimited++;
+    this.#core.stats.rateLimited++;
   }
 
   /** Frames of this connection the rate limit dropped. */
@@ -621,9 +628,8 @@ export class ServerConnection implements UdpSessionOwner {
       socketAt: (channel: number, frame: Frame) => {
         if (this.#draining?.has(channel) || this.#authorizing?.has(channel)) return null;
         // Over the rate limit, a datagram's frame is dropped whatever the policy.
-        if (this.#rate !== undefined && !this.#rate.admit(frame.size)) {
-          this.#rateLimited++;
-          this.#core.stats.rateLimited++;
+        if (this.#rate !== undefined && !this.#rate.admit(frame.size, performance.now())) {
+          this.#countRateLimited();
           return null;
         }
         const socket = this.#socketAt(channel);
@@ -703,17 +709,21 @@ export class ServerConnection implements UdpSessionOwner {
       }
     }
     const root = core.namespaceFor("/")!;
-    if (root.middleware.length === 0) return this.#open(value, {});
+    if (root.middleware.length === 0) return this.#open(value);
+    const handshake = this.#handshakeOf(value);
+    if (handshake === undefined) {
+      return this.#refuseConnection(ErrorCode.Unauthorized, NOT_JSON);
+    }
     this.#state = "authorizing";
-    void this.#authorize(root, value, (data) => {
+    void this.#authorize(root, handshake, (data) => {
       if (this.#state !== "authorizing") return;
       if (typeof data === "string") return this.#refuseConnection(ErrorCode.Unauthorized, data);
-      this.#open(value, data);
+      this.#open(value, { handshake, data });
     });
   }
 
   /** Opens the connection: its session, its UDP path, and the socket of `/`. */
-  #open(value: ConnectValue, data: object): void {
+  #open(value: ConnectValue, authorized?: Authorized): void {
     const core = this.#core;
     this.#state = "open";
     this.#rootFingerprint = core.options.schemas.fingerprint;
@@ -731,7 +741,7 @@ export class ServerConnection implements UdpSessionOwner {
     }
     this.#udp = core.udp?.open(this);
     core.connectionOpened(this);
-    this.#connect(value, data);
+    this.#connect(value, authorized);
   }
 
   #refuseConnection(code: ErrorCode, message: string): void {
@@ -744,7 +754,11 @@ export class ServerConnection implements UdpSessionOwner {
     this.#out(encodeFrame(ErrorMessage, { code, message, namespace }));
   }
 
-  #connect(value: ConnectValue, authorized?: object): void {
+  /**
+   * A connect of a namespace: refused, or its socket made (after its middleware, unless it comes
+   * `authorized` already, as the first connect to `/` does).
+   */
+  #connect(value: ConnectValue, authorized?: Authorized): void {
     const { namespace: name, channel } = value;
     const core = this.#core;
     if (channel !== ROOT_CHANNEL && (this.channels.has(channel) || this.#draining?.has(channel))) {
@@ -785,33 +799,35 @@ export class ServerConnection implements UdpSessionOwner {
       this.#out(limitFrame(error, name));
       return;
     }
-    let auth: JsonValue | undefined;
-    if (value.auth !== undefined) {
-      try {
-        auth = JSON.parse(textDecoder.decode(value.auth)) as JsonValue;
-      } catch {
-        return this.#refuse(ErrorCode.Unauthorized, name, "The auth payload is not JSON");
-      }
-    }
+    const handshake = authorized?.handshake ?? this.#handshakeOf(value);
+    if (handshake === undefined) return this.#refuse(ErrorCode.Unauthorized, name, NOT_JSON);
     if (channel !== ROOT_CHANNEL) this.channels.open(channel, name);
-    const handshake: SocketHandshake = {
-      address: this.#transport.remoteAddress,
-      secure: this.#transport.secure,
-      auth,
-      time: new Date(),
-    };
     if (authorized !== undefined || nsp.middleware.length === 0) {
-      return this.#addSocket(nsp, channel, handshake, authorized ?? {});
+      return this.#addSocket(nsp, channel, handshake, authorized?.data ?? {});
     }
     (this.#authorizing ??= new Map()).set(channel, name);
-    void this.#authorize(nsp, value, (data) => {
+    void this.#authorize(nsp, handshake, (data) => {
       // Gone meanwhile: the connection closed, or the client gave up on the connect.
       if (this.#state !== "open" || this.#authorizing?.get(channel) !== name) return;
       this.#authorizing.delete(channel);
       if (typeof data !== "string") return this.#addSocket(nsp, channel, handshake, data);
       this.channels.close(channel);
       this.#refuse(ErrorCode.Unauthorized, name, data);
-    }, handshake);
+    });
+  }
+
+  /** What the server knows of a connect, or `undefined` when its auth payload is not JSON. */
+  #handshakeOf(value: ConnectValue): SocketHandshake | undefined {
+    let auth: JsonValue | undefined;
+    if (value.auth !== undefined) {
+      try {
+        auth = JSON.parse(textDecoder.decode(value.auth)) as JsonValue;
+      } catch {
+        return undefined;
+      }
+    }
+    const transport = this.#transport;
+    return { address: transport.remoteAddress, secure: transport.secure, auth, time: new Date() };
   }
 
   /** Namespaces open or being connected on this connection, `/` included. */
@@ -826,28 +842,10 @@ export class ServerConnection implements UdpSessionOwner {
    */
   async #authorize(
     nsp: AnyNamespace,
-    value: ConnectValue,
+    handshake: SocketHandshake,
     done: (data: object | string) => void,
-    handshake?: SocketHandshake,
   ): Promise<void> {
-    let auth: JsonValue | undefined;
-    if (handshake === undefined && value.auth !== undefined) {
-      try {
-        auth = JSON.parse(textDecoder.decode(value.auth)) as JsonValue;
-      } catch {
-        return done("The auth payload is not JSON");
-      }
-    }
-    const context = {
-      namespace: nsp.name,
-      handshake: handshake ?? {
-        address: this.#transport.remoteAddress,
-        secure: this.#transport.secure,
-        auth,
-        time: new Date(),
-      },
-      data: {},
-    };
+    const context = { namespace: nsp.name, handshake, data: {} };
     const refusal = await runMiddleware(nsp.middleware, context, (e) => this.#core.reportError(e));
     done(refusal ?? context.data);
   }
@@ -975,6 +973,15 @@ function limitFrame(error: LimitExceededError, namespace = "/"): Uint8Array {
     namespace,
     limit: error.limit,
   });
+}
+
+/** The refusal of a connect whose auth payload is not JSON. */
+const NOT_JSON = "The auth payload is not JSON";
+
+/** A connect the middleware let through: what the server knows of it, and the socket's `data`. */
+interface Authorized {
+  readonly handshake: SocketHandshake;
+  readonly data: object;
 }
 
 /** The UDP fields of the handshake of `/`. */

@@ -161,7 +161,7 @@ export interface RateLimitOptions {
   byteBurst?: number;
   /**
    * What happens to a frame over the limit: `drop` drops it and counts it (`stats.rateLimited`;
-   * heartbeats, event name declarations, session acks and disconnects are never dropped), and
+   * pongs, event name declarations, session acks and disconnects are never dropped), and
    * `disconnect` closes the connection with `limit exceeded`.
    *
    * @default {"drop"}

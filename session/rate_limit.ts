@@ -22,32 +22,31 @@ export interface InboundRateLimitOptions {
 export class InboundRateLimit {
   #frames: TokenBucket;
   #bytes: TokenBucket;
-  #clock: () => number;
   #now: number;
 
   /**
    * Creates the limit with both buckets full.
    *
    * @param options The rates and bursts.
-   * @param clock The time in milliseconds (`performance.now` by default; tests give their own).
+   * @param now The time in milliseconds (`performance.now()` by default).
    */
-  constructor(options: InboundRateLimitOptions, clock: () => number = () => performance.now()) {
-    this.#clock = clock;
-    this.#now = clock();
-    // Both buckets read the time the current frame was admitted at: one clock read per frame.
-    const now = () => this.#now;
-    this.#frames = new TokenBucket({ rate: options.frames, burst: options.frameBurst }, now);
-    this.#bytes = new TokenBucket({ rate: options.bytes, burst: options.byteBurst }, now);
+  constructor(options: InboundRateLimitOptions, now: number = performance.now()) {
+    this.#now = now;
+    // Both buckets read the time the caller gave for the current frame: it has read the clock.
+    const clock = () => this.#now;
+    this.#frames = new TokenBucket({ rate: options.frames, burst: options.frameBurst }, clock);
+    this.#bytes = new TokenBucket({ rate: options.bytes, burst: options.byteBurst }, clock);
   }
 
   /**
    * Takes one frame and its bytes from the buckets.
    *
    * @param size The frame's size in bytes.
+   * @param now The time in milliseconds (`performance.now()`), never earlier than the last.
    * @returns Whether both held enough; when not, neither is taken from.
    */
-  admit(size: number): boolean {
-    this.#now = this.#clock();
+  admit(size: number, now: number): boolean {
+    this.#now = now;
     if (this.#frames.tokens >= 1 && this.#bytes.tokens >= size) {
       this.#frames.take(1);
       this.#bytes.take(size);
