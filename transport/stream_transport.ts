@@ -23,6 +23,14 @@ export const MAX_READ_BUFFER_SIZE = 64 * 1024;
 /** The default cap on bytes queued or in flight per connection (1 MiB). */
 export const DEFAULT_SEND_QUEUE_LIMIT = 1024 * 1024;
 
+/** Frames of one read handled before the connection lets others have a turn of the event loop. */
+const FRAMES_PER_TURN = 256;
+
+/** Resolves in a later turn of the event loop, after the I/O and timers due now. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Options of {@linkcode StreamTransport}. */
 export interface StreamTransportOptions {
   /** How incoming frames are decoded: schemas, open channels, size limit. */
@@ -286,10 +294,14 @@ export class StreamTransport implements Transport {
         }
         this.stats.bytesIn += n;
         if (this.#totals !== undefined) this.#totals.bytesIn += n;
+        let handled = 0;
         for (const frame of this.#decoder.push(buffer.subarray(0, n))) {
           if (this.#state !== "open") continue;
           this.stats.framesIn++;
           this.#handler!.onFrame(frame);
+          // A read full of small frames (a flood, or a backlog) is handled in turns, so that one
+          // connection cannot hold the event loop for all the others.
+          if (++handled % FRAMES_PER_TURN === 0) await nextTurn();
         }
         if (this.#pausedUntil > 0) await this.#pause();
         // The decoder keeps nothing of the chunk, so the buffer can be replaced between reads.
