@@ -30,9 +30,13 @@ export {
   ClientSocket,
   type ClientSocketEvents,
   type HandshakeInfo,
-  type JoinOptions,
-  type RoomMember,
 } from "./client/client_socket.ts";
+export type {
+  CreateRoomOptions,
+  JoinedRoom,
+  JoinOptions,
+  MovedMember,
+} from "./client/client_rooms.ts";
 export type {
   ClientState,
   ConnectOptions,

@@ -39,14 +39,30 @@ export {
 } from "./server/game_socket_server.ts";
 export { InMemoryAdapter } from "./server/in_memory_adapter.ts";
 export {
+  type CreateHook,
+  type CreateRequest,
   type JoinHook,
   type JoinRequest,
+  type JoinVerdict,
   Namespace,
   type NamespaceEvents,
   type NamespaceOptions,
 } from "./server/namespace.ts";
 export type { Middleware, MiddlewareContext } from "./server/middleware.ts";
-export type { AckValue, RoomJoinValue } from "./server/server_connection.ts";
+export type {
+  AckValue,
+  RoomCreateValue,
+  RoomJoinValue,
+  RoomListRequestValue,
+} from "./server/server_connection.ts";
+export { Room, type RoomOptions, type RoomUpdate } from "./server/room.ts";
+export {
+  DEFAULT_ROOM_POLICY,
+  type ResolvedRoomPolicy,
+  type RoomCreation,
+  type RoomPolicyOptions,
+} from "./server/room_policy.ts";
+export type { RoomEvents } from "./server/rooms.ts";
 export type { ServerStats } from "./server/server_core.ts";
 export type { ServerUdpStats } from "./server/server_udp.ts";
 export {
@@ -63,6 +79,7 @@ export {
   type UdpServerOptions,
 } from "./server/server_options.ts";
 export {
+  type ServerJoinOptions,
   ServerSocket,
   type ServerSocketEvents,
   type SocketHandshake,

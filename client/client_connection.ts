@@ -23,15 +23,19 @@ import {
   type LimitName,
   MemberEntered,
   MemberLeft,
+  MemberMoved,
   Ping,
   Pong,
   PROTOCOL_VERSION,
   ProtocolError,
   readFrameChannel,
+  RoomCreated,
   RoomEvent,
   RoomJoined,
   RoomJoinError,
   RoomLeft,
+  RoomList,
+  RoomListing,
   ROOT_CHANNEL,
   SchemaRegistry,
   SessionAck,
@@ -65,6 +69,7 @@ import type {
   NamespaceConnectOptions,
 } from "./client_events.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
+import type { RoomJoinedValue, RoomListingValue } from "./client_rooms.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
 import { ClientUdp, type ClientUdpStats } from "./client_udp.ts";
 import { OfflineQueue } from "./offline_queue.ts";
@@ -702,19 +707,41 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
         value.payload as Uint8Array | undefined,
         value.error as string | undefined,
       );
-    } else if (schema === RoomJoined) target.roomJoined(value.room as string);
-    else if (schema === RoomLeft) target.roomLeft(value.room as string);
+    } else if (schema === RoomJoined) {
+      target.roomRequests.joined(value as unknown as RoomJoinedValue);
+    } else if (schema === RoomLeft) target.roomRequests.left(value.room as string);
     else if (schema === RoomJoinError) {
-      target.joinRefused(
+      target.roomRequests.refused(
         value.room as string,
         value.code as number,
         value.message as string | undefined,
+        value.requestId as number | undefined,
+        value.limit as string | undefined,
       );
+    } else if (schema === RoomCreated) {
+      target.roomRequests.created(value.requestId as number | undefined);
+    } else if (schema === RoomList) {
+      target.roomRequests.listed(
+        value.requestId as number,
+        value.rooms as Uint8Array,
+        value.next as string | undefined,
+      );
+    } else if (schema === RoomListing) {
+      target.roomRequests.listing(value as unknown as RoomListingValue);
     } else if (schema === MemberEntered || schema === MemberLeft) {
       target.member(schema === MemberEntered ? "member_entered" : "member_left", {
         room: value.room as string,
         socketId: value.socketId as string,
         ...(value.player === undefined ? {} : { player: value.player as string }),
+        playerId: (value.playerId as number | undefined) ?? 0,
+      });
+    } else if (schema === MemberMoved) {
+      target.member("member_moved", {
+        from: value.from as string,
+        to: value.to as string,
+        socketId: value.socketId as string,
+        ...(value.player === undefined ? {} : { player: value.player as string }),
+        playerId: (value.playerId as number | undefined) ?? 0,
       });
     } else if (schema === Disconnect) {
       const said = value.reason as string | undefined;

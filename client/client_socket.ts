@@ -4,22 +4,10 @@
  * @module
  */
 
-import {
-  encodeFrame,
-  ErrorCode,
-  RoomEvent,
-  RoomJoin,
-  RoomLeave,
-  type SchemaRegistry,
-} from "../protocol/mod.ts";
+import { encodeFrame, RoomEvent, type SchemaRegistry } from "../protocol/mod.ts";
 import { RELIABLE } from "../session/delivery.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
-import {
-  ConnectError,
-  JoinError,
-  type JoinErrorCode,
-  SocketClosedError,
-} from "../session/errors.ts";
+import { ConnectError, SocketClosedError } from "../session/errors.ts";
 import {
   checkEventName,
   type DefaultEvents,
@@ -34,34 +22,15 @@ import {
   SocketBase,
   type SocketLink,
 } from "../session/socket_base.ts";
-import type { TimerEntry } from "../session/timer_queue.ts";
+import type { RoomFilter, RoomInfo, RoomMember, RoomPage } from "../session/room_listing.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
-
-/** Options of `join`. */
-export interface JoinOptions {
-  /** A room to leave in the same step. */
-  leave?: string;
-  /** The room's key, for rooms that need one. */
-  key?: string;
-  /** The player's name, which the server's join hook reads as `request.player`. */
-  player?: string;
-  /**
-   * Milliseconds to wait for the server's answer.
-   *
-   * @default {the client's `ackTimeout` (10000)}
-   */
-  timeout?: number;
-}
-
-/** A member of a room, as `member_entered` and `member_left` report it. */
-export interface RoomMember {
-  /** The room. */
-  readonly room: string;
-  /** The member's socket id. */
-  readonly socketId: string;
-  /** The member's player name, if known. */
-  readonly player?: string;
-}
+import {
+  ClientRooms,
+  type CreateRoomOptions,
+  type JoinedRoom,
+  type JoinOptions,
+  type MovedMember,
+} from "./client_rooms.ts";
 
 /** What the server's handshake of a namespace said. */
 export interface HandshakeInfo {
@@ -96,14 +65,30 @@ export interface ClientSocketEvents {
    * kept until the client is back, and `connect` follows.
    */
   disconnect: (reason: DisconnectReason) => void;
-  /** The socket is now in a room. */
-  room_joined: (room: string) => void;
+  /**
+   * The socket is now in a room (it asked, or the server moved it): `joined` has the room's
+   * members and metadata and this socket's player id. After a move, `room_left` came just before.
+   */
+  room_joined: (room: string, joined: JoinedRoom) => void;
   /** The socket is no longer in a room. */
   room_left: (room: string) => void;
   /** Another socket entered one of this socket's rooms. */
   member_entered: (member: RoomMember) => void;
   /** Another socket left one of this socket's rooms. */
   member_left: (member: RoomMember) => void;
+  /**
+   * Another socket moved in one step between two rooms this socket is in (members of only one of
+   * them get `member_left` or `member_entered`).
+   */
+  member_moved: (member: MovedMember) => void;
+  /** A listed room was created or changed (after `watchRooms()`). */
+  room_listed: (room: RoomInfo) => void;
+  /**
+   * A listed room was deleted or hidden (after `watchRooms()`). A room created and deleted
+   * within one listing interval may be named without ever having been listed: ignore names you
+   * do not know.
+   */
+  room_unlisted: (room: string) => void;
   /** A raw frame arrived on the socket's channel (with `allowRaw`). */
   raw: (data: Uint8Array) => void;
   /** A handler of this socket failed. */
@@ -118,6 +103,9 @@ const LIFECYCLE = new Set([
   "room_left",
   "member_entered",
   "member_left",
+  "member_moved",
+  "room_listed",
+  "room_unlisted",
   "raw",
   "error",
 ]);
@@ -129,12 +117,6 @@ export interface ClientLink extends SocketLink {
   // deno-lint-ignore no-explicit-any
   leave(socket: ClientSocket<any, any>): void;
   reportError(error: unknown): void;
-}
-
-interface PendingJoin {
-  resolve: () => void;
-  reject: (error: Error) => void;
-  timer: TimerEntry;
 }
 
 /**
@@ -155,9 +137,7 @@ export class ClientSocket<
   /** `away`: the connection dropped and the client is reconnecting. */
   #state: "connecting" | "open" | "away" | "closed" = "connecting";
   #link: ClientLink;
-  #rooms = new Set<string>();
-  #joins = new Map<string, PendingJoin>();
-  #leaves = new Map<string, PendingJoin>();
+  #rooms: ClientRooms;
   #settleReady!: (error?: ConnectError) => void;
 
   /**
@@ -178,6 +158,14 @@ export class ClientSocket<
       this.#settleReady = (error) => error === undefined ? resolve(this) : reject(error);
     });
     this.ready.catch(() => {});
+    this.#rooms = new ClientRooms({
+      namespace,
+      channel,
+      timers: link.timers,
+      ackTimeout: link.options.ackTimeout,
+      send: (frame) => this.transmit(frame, RELIABLE) === "sent",
+      emit: (event, ...args) => this.emitLifecycle(event as keyof ClientSocketEvents, ...args),
+    });
   }
 
   /** The socket's id, given by the server's handshake; `undefined` before it. */
@@ -202,7 +190,12 @@ export class ClientSocket<
 
   /** The rooms the server has said this socket is in (its own room not included). */
   get rooms(): ReadonlySet<string> {
-    return this.#rooms;
+    return this.#rooms.rooms;
+  }
+
+  /** Whether the socket watches the room listing (`watchRooms`). */
+  get watchingRooms(): boolean {
+    return this.#rooms.watching;
   }
 
   /**
@@ -234,39 +227,71 @@ export class ClientSocket<
   }
 
   /**
-   * Asks the server to put this socket in a room.
+   * Asks the server to put this socket in a room, leaving `options.leave` in the same step.
    *
    * @param room The room.
    * @param options A room to leave in the same step, a key, a player name, a timeout.
-   * @returns A promise that resolves when the server confirms.
-   * @throws {JoinError} When the server refuses, or does not answer in time (`timeout`).
+   * @returns The room as it is now (members, metadata, capacity) and this socket's player id.
+   * @throws {JoinError} When the server refuses (`code` says why; nothing changed), or does not
+   *   answer in time (`timeout`).
+   * @throws {SocketClosedError} When the socket is not connected.
+   *
+   * @example
+   * ```ts ignore
+   * const table = await lobby.join("table-1", { key: "s3cret", leave: "hall", player: "ann" });
+   * console.log(table.playerId, table.members.map((member) => member.player));
+   * ```
+   */
+  join(room: string, options: JoinOptions = {}): Promise<JoinedRoom> {
+    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    return this.#rooms.join(room, options);
+  }
+
+  /**
+   * Asks the server to create a room and (unless `join: false`) put this socket in it.
+   *
+   * @param room The room's name.
+   * @param options Capacity, key, metadata, visibility, grace period; whether to join, as whom,
+   *   leaving which room.
+   * @returns What joining gave, or `undefined` when created without joining.
+   * @throws {JoinError} When the server refuses: `exists`, `invalid` (an option out of the
+   *   server's range), `limit_exceeded` (`rooms_created`, `namespace_rooms`, `rooms`), `refused`.
+   * @throws {RangeError} (rejects) For a capacity below 1 or a grace period that is not a whole
+   *   number of ms.
+   * @throws {TypeError} (rejects) For metadata that is not an object.
    * @throws {SocketClosedError} When the socket is not connected.
    */
-  join(room: string, options: JoinOptions = {}): Promise<void> {
+  createRoom(room: string, options: CreateRoomOptions = {}): Promise<JoinedRoom | undefined> {
     if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
-    const existing = this.#joins.get(room);
-    if (existing !== undefined) {
-      existing.reject(new JoinError("refused", room, "Superseded by a later join"));
-    }
-    return new Promise<void>((resolve, reject) => {
-      const timeout = options.timeout ?? this.#link.options.ackTimeout;
-      const timer = this.#link.timers.schedule(timeout, () => {
-        if (this.#joins.get(room)?.timer !== timer) return;
-        this.#joins.delete(room);
-        reject(new JoinError("timeout", room, `No answer to joining ${room} within ${timeout} ms`));
-      });
-      this.#joins.set(room, { resolve, reject, timer });
-      const { leave, key, player } = options;
-      this.transmit(
-        encodeFrame(RoomJoin, {
-          room,
-          ...(leave === undefined ? {} : { leave }),
-          ...(key === undefined ? {} : { key }),
-          ...(player === undefined ? {} : { player }),
-        }, { channel: this.channel }),
-        RELIABLE,
-      );
-    });
+    return attempt(() => this.#rooms.create(room, options));
+  }
+
+  /**
+   * Asks the server for a page of the namespace's listed rooms (hidden rooms never appear).
+   *
+   * @param filter Conditions (`prefix`, `available`, `metadata`) and paging (`after`, `limit`).
+   * @param timeout Milliseconds to wait for the answer; the client's `ackTimeout` by default.
+   * @returns The page, in name order; pass its `next` as `after` for the next one.
+   * @throws {JoinError} (`timeout`) When the server does not answer in time.
+   * @throws {RangeError} (rejects) For a `limit` out of 1..100.
+   * @throws {SocketClosedError} When the socket is not connected.
+   */
+  listRooms(filter: RoomFilter = {}, timeout?: number): Promise<RoomPage> {
+    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    return attempt(() => this.#rooms.list(filter, timeout));
+  }
+
+  /**
+   * Starts (or stops) hearing of changes to the listing: `room_listed` when a listed room is
+   * created or changes (members, capacity, metadata, key), `room_unlisted` when it is deleted or
+   * hidden. Changes are gathered over the server's `rooms.listingInterval`. Watch first, then
+   * `listRooms`: a change that crosses the page arrives after it.
+   *
+   * @param watch Whether to watch.
+   */
+  watchRooms(watch = true): void {
+    if (this.#state === "closed" || this.#state === "connecting") return;
+    this.#rooms.watch(watch);
   }
 
   /**
@@ -282,17 +307,7 @@ export class ClientSocket<
     if (room === this.#id) {
       return Promise.reject(new TypeError("A socket cannot leave its own room"));
     }
-    return new Promise<void>((resolve, reject) => {
-      const timeout = this.#link.options.ackTimeout;
-      const timer = this.#link.timers.schedule(timeout, () => {
-        if (this.#leaves.get(room)?.timer !== timer) return;
-        this.#leaves.delete(room);
-        reject(new JoinError("timeout", room, `No answer to leaving ${room} within ${timeout} ms`));
-      });
-      this.#leaves.get(room)?.resolve();
-      this.#leaves.set(room, { resolve, reject, timer });
-      this.transmit(encodeFrame(RoomLeave, { room }, { channel: this.channel }), RELIABLE);
-    });
+    return this.#rooms.leave(room);
   }
 
   /**
@@ -331,8 +346,9 @@ export class ClientSocket<
    */
   reopened(info: HandshakeInfo): string[] {
     if (this.#state !== "away") return [];
-    const rooms = info.recovered ? [] : [...this.#rooms];
-    if (!info.recovered) this.#rooms.clear();
+    const rooms = info.recovered ? [] : this.#rooms.forget();
+    // A fresh session watches nothing: ask again.
+    if (!info.recovered && this.#rooms.watching) queueMicrotask(() => this.#rooms.watch(true));
     this.#state = "open";
     this.#id = info.socketId;
     this.emitLifecycle("connect", info);
@@ -364,12 +380,7 @@ export class ClientSocket<
     this.#state = "closed";
     const closed = new SocketClosedError(this.namespace);
     this.failAcks(closed);
-    for (const pending of [...this.#joins.values(), ...this.#leaves.values()]) {
-      this.#link.timers.cancel(pending.timer);
-      pending.reject(closed);
-    }
-    this.#joins.clear();
-    this.#leaves.clear();
+    this.#rooms.fail(closed);
     if (!told) this.emitLifecycle("disconnect", reason);
   }
 
@@ -379,42 +390,15 @@ export class ClientSocket<
   }
 
   /** @ignore */
-  roomJoined(room: string): void {
-    this.#rooms.add(room);
-    const pending = this.#joins.get(room);
-    if (pending !== undefined) {
-      this.#joins.delete(room);
-      this.#link.timers.cancel(pending.timer);
-      pending.resolve();
-    }
-    this.emitLifecycle("room_joined", room);
+  get roomRequests(): ClientRooms {
+    return this.#rooms;
   }
 
   /** @ignore */
-  roomLeft(room: string): void {
-    this.#rooms.delete(room);
-    const pending = this.#leaves.get(room);
-    if (pending !== undefined) {
-      this.#leaves.delete(room);
-      this.#link.timers.cancel(pending.timer);
-      pending.resolve();
-    }
-    this.emitLifecycle("room_left", room);
-  }
-
-  /** @ignore */
-  joinRefused(room: string, code: number, message: string | undefined): void {
-    const pending = this.#joins.get(room);
-    if (pending === undefined) return;
-    this.#joins.delete(room);
-    this.#link.timers.cancel(pending.timer);
-    pending.reject(
-      new JoinError(joinErrorCode(code), room, message ?? `Joining ${room} was refused`),
-    );
-  }
-
-  /** @ignore */
-  member(event: "member_entered" | "member_left", member: RoomMember): void {
+  member(
+    event: "member_entered" | "member_left" | "member_moved",
+    member: RoomMember | MovedMember,
+  ): void {
     this.emitLifecycle(event, member);
   }
 
@@ -428,19 +412,11 @@ export class ClientSocket<
   }
 }
 
-function joinErrorCode(code: number): JoinErrorCode {
-  switch (code) {
-    case ErrorCode.RoomFull:
-      return "full";
-    case ErrorCode.WrongKey:
-      return "wrong_key";
-    case ErrorCode.RoomNotFound:
-      return "not_found";
-    case ErrorCode.RoomExists:
-      return "exists";
-    case ErrorCode.LimitExceeded:
-      return "limit_exceeded";
-    default:
-      return "refused";
+/** A promise of what `request` returns, rejected with what it throws. */
+function attempt<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return request();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }

@@ -15,10 +15,14 @@ server.on("connection", (socket) => {
   socket.on("error", (error) => console.log(`/: error ${error}`));
   socket.on("raw", (data) => console.log(`/: raw ${data.length} bytes`));
 });
-server.root.on("room_created", (room) => console.log(`/: createRoom ${room}`));
-server.root.on("room_joined", (room, id) => console.log(`/: joinRoom [${room}, ${id}]`));
-server.root.on("room_left", (room, id) => console.log(`/: leaveRoom [${room}, ${id}]`));
-server.root.on("room_deleted", (room) => console.log(`/: deleteRoom ${room}`));
+server.root.on("room_created", (room) => console.log(`/: createRoom ${room.name}`));
+server.root.on("room_joined", (room, member) => {
+  console.log(`/: joinRoom [${room.name}, ${member.socketId}]`);
+});
+server.root.on("room_left", (room, member) => {
+  console.log(`/: leaveRoom [${room.name}, ${member.socketId}]`);
+});
+server.root.on("room_deleted", (room) => console.log(`/: deleteRoom ${room.name}`));
 server.on("error", (error) => console.log(`/: eventError ${error}`));
 server.on("close", () => console.log("/: serverClose"));
 

@@ -34,4 +34,11 @@ export const BUILTIN_SCHEMAS: SchemaRegistry = new SchemaRegistry([
   rooms.MemberEntered,
   rooms.MemberLeft,
   rooms.RoomEvent,
+  rooms.MemberMoved,
+  rooms.RoomCreated,
+  rooms.RoomListRequest,
+  rooms.RoomList,
+  rooms.RoomWatch,
+  rooms.RoomListing,
+  rooms.RoomMemberEntry,
 ]);

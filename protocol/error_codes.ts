@@ -33,6 +33,10 @@ export const ErrorCode = {
    * namespace connect or room join leaves the connection open; otherwise it closes.
    */
   LimitExceeded: 12,
+  /** A room request's options are out of range (capacity, metadata, name, grace period). */
+  InvalidRoomOptions: 13,
+  /** The socket is in the room already. */
+  AlreadyMember: 14,
 } as const;
 
 /** One of the values of {@linkcode ErrorCode}. */

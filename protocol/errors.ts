@@ -102,6 +102,8 @@ export class ProtocolError extends Error {
  * - `handshake_timeout`: no connect within the handshake timeout (`handshakeTimeout`);
  * - `namespaces`: namespaces open on one connection (`maxNamespaces`);
  * - `rooms`: rooms one socket asked to be in (`maxRoomsPerSocket`);
+ * - `rooms_created`: rooms one socket created that still exist (`rooms.maxCreatedPerSocket`);
+ * - `namespace_rooms`: rooms in one namespace (`rooms.maxRooms`);
  * - `event_name_length`: an event name's length in UTF-8 bytes (`maxEventNameLength`);
  * - `frame_size`: a frame's size (`maxFrameSize`);
  * - `pending_acks`: a socket's events awaiting their handlers' replies (`maxPendingAcks`);
@@ -115,6 +117,8 @@ export type LimitName =
   | "handshake_timeout"
   | "namespaces"
   | "rooms"
+  | "rooms_created"
+  | "namespace_rooms"
   | "event_name_length"
   | "frame_size"
   | "pending_acks"
@@ -127,6 +131,8 @@ export const LIMIT_NAMES: ReadonlySet<string> = new Set<LimitName>([
   "handshake_timeout",
   "namespaces",
   "rooms",
+  "rooms_created",
+  "namespace_rooms",
   "event_name_length",
   "frame_size",
   "pending_acks",

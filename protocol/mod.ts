@@ -48,6 +48,7 @@ export * from "./errors.ts";
 export * from "./field_types.ts";
 export * from "./decode_frame.ts";
 export * from "./encode_frame.ts";
+export * from "./entry_list.ts";
 export * from "./frame.ts";
 export * from "./frame_decoder.ts";
 export * from "./message_codec.ts";

@@ -35,7 +35,11 @@ export interface BroadcastTarget {
   readonly except: ReadonlySet<string>;
 }
 
-/** What the namespace gives its adapter: delivery to local sockets, and room lifecycle reports. */
+/**
+ * What the namespace gives its adapter: its sockets, and delivery to them. Rooms themselves (their
+ * options, members' player ids, creation and deletion) are the namespace's; the adapter keeps who
+ * is in which room, for fan-out.
+ */
 export interface AdapterHost {
   /** The namespace's name. */
   readonly name: string;
@@ -47,27 +51,19 @@ export interface AdapterHost {
    * @returns What became of the frame.
    */
   deliver(socketId: string, packet: BroadcastPacket): DeliveryStatus;
-  /** A room came into being (its first member joined). */
-  roomCreated(room: string): void;
-  /** A socket joined a room. */
-  roomJoined(room: string, socketId: string): void;
-  /** A socket left a room. */
-  roomLeft(room: string, socketId: string): void;
-  /** A room ceased to be (its last member left). */
-  roomDeleted(room: string): void;
 }
 
 /** Room membership and fan-out for one namespace. */
 export interface Adapter {
   /**
-   * Adds a socket to rooms; reports each room created and joined to the host.
+   * Adds a socket to rooms.
    *
    * @param socketId The socket.
    * @param rooms The rooms.
    */
   addAll(socketId: string, rooms: Iterable<string>): void;
   /**
-   * Removes a socket from a room; reports the leave (and the room's deletion) to the host.
+   * Removes a socket from a room (a room with no members left is forgotten).
    *
    * @param socketId The socket.
    * @param room The room.

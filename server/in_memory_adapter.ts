@@ -40,12 +40,8 @@ export class InMemoryAdapter implements Adapter {
       if (mine.has(room)) continue;
       mine.add(room);
       let members = this.#rooms.get(room);
-      if (members === undefined) {
-        this.#rooms.set(room, members = new Set());
-        this.#host.roomCreated(room);
-      }
+      if (members === undefined) this.#rooms.set(room, members = new Set());
       members.add(socketId);
-      this.#host.roomJoined(room, socketId);
     }
   }
 
@@ -54,11 +50,7 @@ export class InMemoryAdapter implements Adapter {
     if (mine === undefined || !mine.delete(room)) return;
     const members = this.#rooms.get(room)!;
     members.delete(socketId);
-    this.#host.roomLeft(room, socketId);
-    if (members.size === 0) {
-      this.#rooms.delete(room);
-      this.#host.roomDeleted(room);
-    }
+    if (members.size === 0) this.#rooms.delete(room);
   }
 
   delAll(socketId: string): void {

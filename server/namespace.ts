@@ -5,15 +5,7 @@
  * @module
  */
 
-import {
-  encodeFrame,
-  MemberEntered,
-  MemberLeft,
-  RoomJoined,
-  RoomLeft,
-  type Schema,
-  SchemaRegistry,
-} from "../protocol/mod.ts";
+import { type Schema, SchemaRegistry } from "../protocol/mod.ts";
 import type {
   DefaultEvents,
   EmitArgs,
@@ -21,6 +13,7 @@ import type {
   EventReply,
   EventsMap,
 } from "../session/event_map.ts";
+import { JoinError } from "../session/errors.ts";
 import { Listeners } from "../session/listeners.ts";
 import type { DeliveryStatus } from "../session/delivery.ts";
 import type {
@@ -37,10 +30,18 @@ import {
   type BroadcastOptions,
 } from "./broadcast_operator.ts";
 import type { Middleware } from "./middleware.ts";
-import type { RoomJoinValue, ServerConnection } from "./server_connection.ts";
+import type { Room, RoomOptions } from "./room.ts";
+import {
+  type ResolvedRoomPolicy,
+  resolveRoomPolicy,
+  roomOptionsProblem,
+  type RoomPolicyOptions,
+} from "./room_policy.ts";
+import { type RoomEvents, Rooms } from "./rooms.ts";
+import type { RoomFilter, RoomMetadata, RoomPage } from "../session/room_listing.ts";
+import type { RoomCreateValue, RoomJoinValue, ServerConnection } from "./server_connection.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import type { ServerSocket } from "./server_socket.ts";
-import { SharedFrame } from "./shared_frame.ts";
 
 /** Options of `server.of(name, options)`. */
 export interface NamespaceOptions {
@@ -52,36 +53,74 @@ export interface NamespaceOptions {
    * @default {the server's `schemas` option}
    */
   schemas?: SchemaRegistry | Iterable<Schema<object>>;
+  /**
+   * The namespace's rooms policy: how rooms are created and the limits on clients' requests,
+   * each unset field taken from the server's `rooms` option.
+   *
+   * @default {the server's `rooms` option}
+   */
+  rooms?: RoomPolicyOptions;
 }
 
 /** What a client asked for when it asked to join a room. */
 export type JoinRequest = Readonly<RoomJoinValue>;
 
 /**
- * Decides a client's request to join a room: `true` (or nothing) lets it in; `false` or a
- * message refuses it, and the client's `join` rejects with a `JoinError` (`refused`).
+ * Who a joining socket is in the room, as a join hook decides: its player name (say, the name it
+ * authenticated with, rather than the one the client claims) and its player id (a free one).
+ */
+export interface JoinVerdict {
+  /** The player name; the client's `player` when absent. */
+  player?: string;
+  /** The player id: an integer from 1 no other member has; the lowest free one when absent. */
+  playerId?: number;
+}
+
+/**
+ * Decides a client's request to join a room: `true` (or nothing) lets it in, a
+ * {@linkcode JoinVerdict} lets it in as that player; `false` or a message refuses it, and the
+ * client's `join` rejects with a `JoinError` (`refused`). It runs after the room's own checks
+ * (capacity, key), which run again once it has decided.
  */
 export type JoinHook = (
   // deno-lint-ignore no-explicit-any
   socket: ServerSocket<any, any, any>,
   room: string,
   request: JoinRequest,
+) =>
+  | boolean
+  | string
+  | void
+  | JoinVerdict
+  | Promise<boolean | string | void | JoinVerdict>;
+
+/** What a client asked for when it asked to create a room, its metadata decoded. */
+export type CreateRequest = Readonly<
+  Omit<RoomCreateValue, "metadata"> & { metadata?: RoomMetadata }
+>;
+
+/**
+ * Decides a client's request to create a room: `true` (or nothing) creates it; `false` or a
+ * message refuses it (`JoinError` `refused`). It runs after the request's own checks, which run
+ * again once it has decided.
+ */
+export type CreateHook = (
+  // deno-lint-ignore no-explicit-any
+  socket: ServerSocket<any, any, any>,
+  room: string,
+  request: CreateRequest,
 ) => boolean | string | void | Promise<boolean | string | void>;
 
-/** The events of a {@linkcode Namespace}. */
-export interface NamespaceEvents<Socket> {
+/**
+ * The events of a {@linkcode Namespace}. The room events carry the {@linkcode Room}, whose state
+ * (members, capacity, metadata, `data`) is already what the event says; a socket's own room is not
+ * a `Room` and has no events.
+ */
+export interface NamespaceEvents<Socket> extends RoomEvents {
   /** A socket connected (after its handshake was sent). */
   connection: (socket: Socket) => void;
   /** Same as `connection`. */
   connect: (socket: Socket) => void;
-  /** A room came into being: its first member joined. Every socket's own room included. */
-  room_created: (room: string) => void;
-  /** A socket joined a room. */
-  room_joined: (room: string, socketId: string) => void;
-  /** A socket left a room. */
-  room_left: (room: string, socketId: string) => void;
-  /** A room ceased to be: its last member left. */
-  room_deleted: (room: string) => void;
   /** A handler of one of the namespace's sockets failed, and the socket has no `error` listener. */
   error: (error: unknown, socket: Socket) => void;
 }
@@ -92,6 +131,7 @@ const EVENTS = new Set([
   "room_created",
   "room_joined",
   "room_left",
+  "room_full",
   "room_deleted",
   "error",
 ]);
@@ -124,6 +164,8 @@ export class Namespace<
   #sockets = new Map<string, ServerSocket<Listen, Emit, Data>>();
   #listeners: Listeners;
   #joinHook: JoinHook | undefined;
+  #createHook: CreateHook | undefined;
+  #rooms: Rooms;
   #middleware: Middleware<Data>[] = [];
   #collect: ((socket: AnyServerSocket, status: DeliveryStatus) => void) | undefined;
 
@@ -144,6 +186,19 @@ export class Namespace<
       : new SchemaRegistry(schemas);
     this.#listeners = new Listeners((error) => core.reportError(error));
     this.adapter = core.options.adapter(this);
+    const policy = resolveRoomPolicy(options.rooms, core.options.rooms, `of("${name}").rooms`);
+    const listeners = this.#listeners;
+    this.#rooms = new Rooms(
+      {
+        adapter: this.adapter,
+        sendRoomEvents: core.options.sendRoomEvents,
+        socket: (id) => this.#sockets.get(id),
+        deliver: (id, packet) => this.deliver(id, packet),
+        emit: (event, ...args) => listeners.emit(event, ...args),
+      },
+      policy,
+      core.timers,
+    );
   }
 
   /** The namespace's sockets, by id. */
@@ -151,9 +206,80 @@ export class Namespace<
     return this.#sockets;
   }
 
-  /** Every room and its members' ids, own rooms included. */
+  /**
+   * Who is in which room: every room's members' ids, sockets' own rooms included (the adapter's
+   * view; {@linkcode Namespace.getRoom} gives a room's options and players).
+   */
   get rooms(): ReadonlyMap<string, ReadonlySet<string>> {
     return this.adapter.rooms;
+  }
+
+  /** The namespace's rooms policy, defaults filled in. */
+  get roomPolicy(): ResolvedRoomPolicy {
+    return this.#rooms.registry.policy;
+  }
+
+  /**
+   * A room, with its options, members and `data`.
+   *
+   * @param name The room.
+   * @returns The room, or `undefined` when there is none (sockets' own rooms are not rooms).
+   */
+  getRoom(name: string): Room | undefined {
+    return this.#rooms.registry.rooms.get(name);
+  }
+
+  /**
+   * Creates a room. The server's own rooms are not held to the limits on clients' requests
+   * (capacity, grace period, count), only to the metadata size; one created empty with no grace
+   * period (`emptyTimeout: 0`, the default) waits for its first member, and is deleted when its
+   * last member leaves.
+   *
+   * @param name The room's name (not a socket id).
+   * @param options Capacity, key, metadata, visibility, grace period.
+   * @returns The room.
+   * @throws {JoinError} (`exists`) When a room (or socket) of that name exists.
+   * @throws {RangeError} When an option is out of range.
+   *
+   * @example
+   * ```ts
+   * import { GameSocketServer } from "@game-socket/game-socket/server";
+   *
+   * const server = new GameSocketServer({ hostname: "127.0.0.1", port: 0 });
+   * const lobby = server.of("/lobby", { rooms: { creation: "explicit" } });
+   * const table = lobby.createRoom("table-1", { capacity: 4, metadata: { game: "poker" } });
+   * table.data.pot = 0;
+   * ```
+   */
+  createRoom(name: string, options: RoomOptions = {}): Room {
+    if (name.length === 0) throw new RangeError("A room name cannot be empty");
+    const problem = roomOptionsProblem(options, this.#rooms.registry.policy, false);
+    if (problem !== undefined) throw new RangeError(problem);
+    if (this.#rooms.registry.rooms.has(name) || this.#sockets.has(name)) {
+      throw new JoinError("exists", name, `A room named ${name} exists already`);
+    }
+    return this.#rooms.create(name, options);
+  }
+
+  /**
+   * Deletes a room: each member leaves it (and is told), then `room_deleted`.
+   *
+   * @param name The room.
+   * @returns Whether it existed.
+   */
+  deleteRoom(name: string): boolean {
+    return this.#rooms.deleteRoom(name);
+  }
+
+  /**
+   * A page of the rooms a client would see listed: hidden rooms never appear.
+   *
+   * @param filter Conditions (`prefix`, `available`, `metadata`) and paging (`after`, `limit`).
+   * @returns The page, in name order, with `next` when there may be more.
+   * @throws {RangeError} For a `limit` out of 1..100.
+   */
+  listRooms(filter?: RoomFilter): RoomPage {
+    return this.#rooms.registry.list(filter);
   }
 
   /** The namespace's middleware, in the order they run. */
@@ -191,6 +317,11 @@ export class Namespace<
   /** The hook that decides clients' join requests, if one is set. */
   get joinHook(): JoinHook | undefined {
     return this.#joinHook;
+  }
+
+  /** The hook that decides clients' create requests, if one is set. */
+  get createHook(): CreateHook | undefined {
+    return this.#createHook;
   }
 
   /**
@@ -248,6 +379,18 @@ export class Namespace<
    */
   onJoinRequest(hook: JoinHook | undefined): this {
     this.#joinHook = hook;
+    return this;
+  }
+
+  /**
+   * Sets the hook that decides clients' requests to create rooms (one hook; a new one replaces
+   * it). Without one, clients may create rooms within the namespace's `rooms` limits.
+   *
+   * @param hook The hook, or `undefined` to let every valid request through.
+   * @returns This namespace.
+   */
+  onCreateRequest(hook: CreateHook | undefined): this {
+    this.#createHook = hook;
     return this;
   }
 
@@ -355,31 +498,23 @@ export class Namespace<
 
   /** @ignore */
   remove(socket: ServerSocket<Listen, Emit, Data>): void {
+    this.#rooms.leaveAll(socket);
+    this.#rooms.registry.socketGone(socket);
     this.adapter.delAll(socket.id);
     this.#sockets.delete(socket.id);
-    if (this.dynamic && this.#sockets.size === 0) this.core.namespaceEmptied(this);
-  }
-
-  /** @ignore */
-  joinRooms(
-    socket: ServerSocket<Listen, Emit, Data>,
-    rooms: readonly string[],
-    tell: boolean,
-  ): void {
-    const mine = this.adapter.socketRooms(socket.id);
-    const fresh = rooms.filter((room) => !mine.has(room));
-    this.adapter.addAll(socket.id, fresh);
-    if (!tell) return;
-    for (const room of fresh) {
-      socket.deliverControl(encodeFrame(RoomJoined, { room }, { channel: socket.channel }));
+    if (this.dynamic && this.#sockets.size === 0) {
+      this.#rooms.registry.clear();
+      this.core.namespaceEmptied(this);
     }
   }
 
-  /** @ignore */
-  leaveRoom(socket: ServerSocket<Listen, Emit, Data>, room: string, tell: boolean): void {
-    if (!this.adapter.socketRooms(socket.id).has(room)) return;
-    this.adapter.del(socket.id, room);
-    if (tell) socket.deliverControl(encodeFrame(RoomLeft, { room }, { channel: socket.channel }));
+  /**
+   * The rooms in motion: joins, moves, leaves.
+   *
+   * @ignore
+   */
+  get roomMoves(): Rooms {
+    return this.#rooms;
   }
 
   /** @ignore */
@@ -413,44 +548,6 @@ export class Namespace<
     const status = socket === undefined ? "closed" : connectionOf(socket).deliver(socket, packet);
     if (packet.ackId !== undefined && socket !== undefined) this.#collect?.(socket, status);
     return status;
-  }
-
-  /** @ignore */
-  roomCreated(room: string): void {
-    this.#listeners.emit("room_created", room);
-  }
-
-  /** @ignore */
-  roomJoined(room: string, socketId: string): void {
-    this.#listeners.emit("room_joined", room, socketId);
-    if (room !== socketId && this.core.options.sendRoomEvents && !this.#sockets.has(room)) {
-      this.#tellMembers(MemberEntered, room, socketId);
-    }
-  }
-
-  /** @ignore */
-  roomLeft(room: string, socketId: string): void {
-    this.#listeners.emit("room_left", room, socketId);
-    if (room !== socketId && this.core.options.sendRoomEvents && !this.#sockets.has(room)) {
-      this.#tellMembers(MemberLeft, room, socketId);
-    }
-  }
-
-  /** @ignore */
-  roomDeleted(room: string): void {
-    this.#listeners.emit("room_deleted", room);
-  }
-
-  #tellMembers(
-    schema: typeof MemberEntered | typeof MemberLeft,
-    room: string,
-    socketId: string,
-  ): void {
-    const packet = new SharedFrame(
-      (channel) => encodeFrame(schema, { room, socketId }, { channel }),
-      { volatile: false, onEncode: () => {} },
-    );
-    this.adapter.broadcast(packet, { rooms: new Set([room]), except: new Set([socketId]) });
   }
 }
 

@@ -23,9 +23,12 @@ import {
   Pong,
   PROTOCOL_VERSION,
   ProtocolError,
+  RoomCreate,
   RoomEvent,
   RoomJoin,
   RoomLeave,
+  RoomListRequest,
+  RoomWatch,
   ROOT_CHANNEL,
   type Schema,
   type SchemaRegistry,
@@ -520,6 +523,12 @@ export class ServerConnection implements UdpSessionOwner {
         socket.receiveJoin(frame.value as unknown as RoomJoinValue);
       } else if (schema === RoomLeave) {
         socket.receiveLeave((frame.value as { room: string }).room);
+      } else if (schema === RoomCreate) {
+        socket.receiveCreate(frame.value as unknown as RoomCreateValue);
+      } else if (schema === RoomListRequest) {
+        socket.receiveList(frame.value as unknown as RoomListRequestValue);
+      } else if (schema === RoomWatch) {
+        socket.receiveWatch((frame.value as { watch: boolean }).watch);
       } else if (schema === Disconnect) {
         if (channel === ROOT_CHANNEL) {
           this.close("client disconnect");
@@ -1051,4 +1060,44 @@ export interface RoomJoinValue {
   player?: string;
   /** The client's request id, echoed in a refusal. */
   requestId?: number;
+}
+
+/** The fields of a `RoomCreate` frame. */
+export interface RoomCreateValue {
+  /** The room to create. */
+  room: string;
+  /** Its key. */
+  key?: string;
+  /** Its capacity. */
+  capacity?: number;
+  /** Its metadata, JSON text as UTF-8 (decoded for the create hook). */
+  metadata?: Uint8Array;
+  /** The client's request id, echoed in the answer. */
+  requestId?: number;
+  /** Whether it is left out of listings. */
+  hidden?: boolean;
+  /** Whether the creator joins it. */
+  join?: boolean;
+  /** Milliseconds it is kept once empty. */
+  emptyTimeout?: number;
+  /** The creator's player name. */
+  player?: string;
+  /** A room the creator leaves in the same step as it joins. */
+  leave?: string;
+}
+
+/** The fields of a `RoomListRequest` frame. */
+export interface RoomListRequestValue {
+  /** The client's request id, echoed in the answer. */
+  requestId: number;
+  /** The page after this name. */
+  after?: string;
+  /** The most rooms. */
+  limit?: number;
+  /** Only names starting with this. */
+  prefix?: string;
+  /** Only rooms with a free seat. */
+  available?: boolean;
+  /** Only rooms whose metadata has these entries (a JSON object as UTF-8). */
+  metadata?: Uint8Array;
 }

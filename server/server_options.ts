@@ -20,6 +20,11 @@ import {
 } from "../transport/stream_transport.ts";
 import type { AdapterFactory } from "./adapter.ts";
 import { InMemoryAdapter } from "./in_memory_adapter.ts";
+import {
+  type ResolvedRoomPolicy,
+  resolveRoomPolicy,
+  type RoomPolicyOptions,
+} from "./room_policy.ts";
 
 /** The port the server listens on by default, as the original did. */
 export const DEFAULT_PORT = 3103;
@@ -311,6 +316,14 @@ export interface GameSocketServerOptions {
    */
   maxRoomsPerSocket?: number;
   /**
+   * The rooms policy of every namespace (each may set its own with `server.of(name, { rooms })`):
+   * whether joining creates rooms (`creation`), and the limits on clients' room requests. See
+   * {@linkcode RoomPolicyOptions} for each field's default.
+   *
+   * @default {{creation: "join", maxCreatedPerSocket: 16, maxRooms: 10000, maxCapacity: 1000, maxMetadataSize: 1024, maxEmptyTimeout: 600000, maxNameLength: 64, maxPlayerLength: 32, listingInterval: 100}}
+   */
+  rooms?: RoomPolicyOptions;
+  /**
    * The longest event name a client may declare, in UTF-8 bytes. A longer one closes the
    * connection with `limit exceeded` (limit `event_name_length`).
    *
@@ -402,11 +415,14 @@ export interface GameSocketServerOptions {
  */
 export type ResolvedServerOptions =
   & Readonly<
-    Required<Omit<GameSocketServerOptions, "tls" | "schemas" | "udp" | "recovery" | "rateLimit">>
+    Required<
+      Omit<GameSocketServerOptions, "tls" | "schemas" | "udp" | "recovery" | "rateLimit" | "rooms">
+    >
   >
   & {
     readonly tls: TlsOptions | undefined;
     readonly rateLimit: ResolvedRateLimit | undefined;
+    readonly rooms: ResolvedRoomPolicy;
     readonly schemas: SchemaRegistry;
     readonly udp: ResolvedUdpOptions | undefined;
     readonly recovery: ResolvedRecoveryOptions | undefined;
@@ -452,6 +468,7 @@ export function resolveServerOptions(options: GameSocketServerOptions): Resolved
     ),
     maxNamespaces: checkInteger("maxNamespaces", options.maxNamespaces ?? 32, 1),
     maxRoomsPerSocket: checkInteger("maxRoomsPerSocket", options.maxRoomsPerSocket ?? 128, 0),
+    rooms: resolveRoomPolicy(options.rooms),
     maxEventNameLength: checkInteger(
       "maxEventNameLength",
       options.maxEventNameLength ?? 128,

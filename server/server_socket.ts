@@ -4,7 +4,7 @@
  * @module
  */
 
-import { encodeFrame, ErrorCode, RoomJoined, RoomJoinError, RoomLeft } from "../protocol/mod.ts";
+import { encodeFrame, RoomLeft } from "../protocol/mod.ts";
 import { RELIABLE, type SendOptions, type UdpStats } from "../session/delivery.ts";
 import type { DisconnectReason } from "../session/disconnect_reason.ts";
 import { SocketClosedError } from "../session/errors.ts";
@@ -14,7 +14,14 @@ import { type EmitStatus, SocketBase } from "../session/socket_base.ts";
 import type { TransportAddress } from "../transport/transport.ts";
 import { BroadcastOperator } from "./broadcast_operator.ts";
 import type { Namespace } from "./namespace.ts";
-import type { RoomJoinValue, ServerConnection } from "./server_connection.ts";
+import type { RoomMember } from "../session/room_listing.ts";
+import { requestCreate, requestJoin, requestList } from "./room_requests.ts";
+import type {
+  RoomCreateValue,
+  RoomJoinValue,
+  RoomListRequestValue,
+  ServerConnection,
+} from "./server_connection.ts";
 import type { ServerCore } from "./server_core.ts";
 
 /** What the server knows of a socket's connect. */
@@ -27,6 +34,19 @@ export interface SocketHandshake {
   readonly auth: JsonValue | undefined;
   /** When the socket connected. */
   readonly time: Date;
+}
+
+/** Options of the server's `socket.join`. */
+export interface ServerJoinOptions {
+  /** A room to leave in the same step (members of both see one `member_moved`). */
+  leave?: string;
+  /** The socket's player name in the rooms joined. */
+  player?: string;
+  /**
+   * Its player id (an integer from 1 no member has); the lowest free one when absent. With
+   * several rooms, the same id in each.
+   */
+  playerId?: number;
 }
 
 /** Traffic and latency of one socket. */
@@ -190,15 +210,40 @@ export class ServerSocket<
   }
 
   /**
-   * Adds the socket to rooms, creating those that do not exist. The client is told
-   * (`RoomJoined`) and the rooms' members too (`MemberEntered`) when `sendRoomEvents` is on.
+   * Adds the socket to rooms, creating those that do not exist (whatever the namespace's
+   * `rooms.creation`). The server's own joins pass no check: not the capacity, the key, the join
+   * hook nor `maxRoomsPerSocket`. The client is told (`room_joined`, with the room's members) and
+   * the rooms' members too (`member_entered`, or `member_moved` with `leave`) when
+   * `sendRoomEvents` is on.
    *
    * @param rooms A room or several.
+   * @param options A room to leave in the same step, a player name and id.
+   * @returns The socket's place in each room joined (rooms it was in already included), in order.
+   * @throws {RangeError} When `playerId` is taken in one of the rooms, or not an integer from 1.
    */
-  join(rooms: string | readonly string[]): void {
-    if (!this.#connected) return;
+  join(rooms: string | readonly string[], options: ServerJoinOptions = {}): RoomMember[] {
+    if (!this.#connected) return [];
     const list = typeof rooms === "string" ? [rooms] : rooms;
-    this.nsp.joinRooms(this, list, this.#core.options.sendRoomEvents);
+    const { playerId } = options;
+    if (playerId !== undefined) {
+      for (const room of list) {
+        const taken = this.nsp.getRoom(room)?.members.get(this.id) === undefined &&
+          this.nsp.getRoom(room)?.playerIdFree(playerId) === false;
+        if (!Number.isInteger(playerId) || playerId < 1 || taken) {
+          throw new RangeError(`Player id ${playerId} is not a free id of ${room}`);
+        }
+      }
+    }
+    const { leave, ...identity } = options;
+    const members: RoomMember[] = [];
+    // With one room, `leave` goes in the same step; with several, it is left after them all.
+    const step = list.length === 1 && leave !== undefined ? { ...identity, leave } : identity;
+    for (const room of list) {
+      const member = this.nsp.roomMoves.join(this, room, { ...step, asked: false });
+      if (member !== undefined) members.push(member);
+    }
+    if (leave !== undefined && list.length > 1) this.leave(leave);
+    return members;
   }
 
   /**
@@ -208,7 +253,7 @@ export class ServerSocket<
    */
   leave(room: string): void {
     if (!this.#connected || room === this.id) return;
-    this.nsp.leaveRoom(this, room, this.#core.options.sendRoomEvents);
+    this.nsp.roomMoves.leave(this, room, this.#core.options.sendRoomEvents);
   }
 
   /**
@@ -278,14 +323,29 @@ export class ServerSocket<
 
   /** @ignore */
   receiveJoin(request: RoomJoinValue): void {
-    void this.#join(request);
+    void requestJoin(this, request);
+  }
+
+  /** @ignore */
+  receiveCreate(request: RoomCreateValue): void {
+    void requestCreate(this, request);
+  }
+
+  /** @ignore */
+  receiveList(request: RoomListRequestValue): void {
+    requestList(this, request);
+  }
+
+  /** @ignore */
+  receiveWatch(watch: boolean): void {
+    this.nsp.roomMoves.registry.watch(this, watch);
   }
 
   /** @ignore */
   receiveLeave(room: string): void {
     if (room === this.id) return;
-    // The reply below is the one RoomLeft; leaveRoom must not send another.
-    this.nsp.leaveRoom(this, room, false);
+    // The reply below is the one RoomLeft; leave must not send another.
+    this.nsp.roomMoves.leave(this, room, false);
     this.deliverControl(encodeFrame(RoomLeft, { room }, { channel: this.channel }));
   }
 
@@ -298,11 +358,7 @@ export class ServerSocket<
   connectionLost(reason: DisconnectReason, keepRooms: boolean): void {
     if (!this.#connected || this.#away) return;
     this.#away = true;
-    if (!keepRooms) {
-      for (const room of [...this.nsp.adapter.socketRooms(this.id)]) {
-        if (room !== this.id) this.nsp.leaveRoom(this, room, false);
-      }
-    }
+    if (!keepRooms) this.nsp.roomMoves.leaveAll(this);
     this.emitLifecycle("disconnect", reason);
   }
 
@@ -372,56 +428,5 @@ export class ServerSocket<
    */
   protected unhandledError(error: unknown): void {
     this.nsp.reportError(error, this);
-  }
-
-  /** Whether joining `room` (and leaving `leave`) would put the socket over `maxRoomsPerSocket`. */
-  #roomsFull(room: string, leave: string | undefined): boolean {
-    const rooms = this.nsp.adapter.socketRooms(this.id);
-    if (rooms.has(room)) return false;
-    // Its own room does not count; a room left in the same step makes space.
-    const leaving = leave !== undefined && leave !== this.id && rooms.has(leave) ? 1 : 0;
-    const after = rooms.size - 1 + 1 - leaving;
-    return after > this.#core.options.maxRoomsPerSocket;
-  }
-
-  #refuseOverLimit(refuse: (message: string, code: ErrorCode) => void): void {
-    const max = this.#core.options.maxRoomsPerSocket;
-    refuse(`A socket may be in at most ${max} rooms`, ErrorCode.LimitExceeded);
-  }
-
-  async #join(request: RoomJoinValue): Promise<void> {
-    const { room } = request;
-    const refuse = (message: string, code: ErrorCode = ErrorCode.JoinRefused) =>
-      this.deliverControl(encodeFrame(RoomJoinError, {
-        room,
-        code,
-        message,
-        ...(request.requestId === undefined ? {} : { requestId: request.requestId }),
-      }, { channel: this.channel }));
-    if (room !== this.id && this.nsp.sockets.has(room)) {
-      return refuse("A socket's own room cannot be joined");
-    }
-    if (this.#roomsFull(room, request.leave)) return this.#refuseOverLimit(refuse);
-    const hook = this.nsp.joinHook;
-    if (hook !== undefined) {
-      let verdict: boolean | string | void;
-      try {
-        verdict = await hook(this, room, request);
-      } catch (error) {
-        this.reportError(error);
-        verdict = false;
-      }
-      if (!this.#connected) return;
-      if (verdict === false) return refuse("Refused by the server");
-      if (typeof verdict === "string") return refuse(verdict);
-    }
-    // Checked again: other joins may have gone through while the hook decided.
-    if (this.#roomsFull(room, request.leave)) return this.#refuseOverLimit(refuse);
-    if (request.leave !== undefined && request.leave !== this.id) {
-      this.nsp.leaveRoom(this, request.leave, true);
-    }
-    this.nsp.joinRooms(this, [room], false);
-    // The answer to the request, even when the socket was in the room already.
-    this.deliverControl(encodeFrame(RoomJoined, { room }, { channel: this.channel }));
   }
 }

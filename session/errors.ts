@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { LimitName } from "../protocol/mod.ts";
+
 /**
  * Why a connect was refused, on the client:
  * - the server's refusals: `invalid_namespace`, `already_connected`, `protocol_mismatch`,
@@ -109,9 +111,17 @@ export class SocketClosedError extends Error {
 }
 
 /**
- * Why a join was refused: no such room, full, wrong key, already a member, refused by the
- * server's hook (which includes another socket's own room), the socket is in as many rooms as
- * the server allows (`maxRoomsPerSocket`), or no answer in time.
+ * Why a room request (join or create) was refused:
+ * - `not_found`: no such room (and joining does not create rooms in this namespace);
+ * - `full`: the room is at capacity;
+ * - `wrong_key`: the room needs a key, and this was not it;
+ * - `already_member`: the socket is in the room already;
+ * - `refused`: the server's hook said no (joining another socket's own room is always refused);
+ * - `exists`: a room of that name exists already (creating);
+ * - `invalid`: an option is out of range (capacity, metadata, name or player name, grace period);
+ * - `limit_exceeded`: one of the server's limits, named by `limit` (`rooms`, `rooms_created`,
+ *   `namespace_rooms`);
+ * - `timeout`: no answer in time.
  */
 export type JoinErrorCode =
   | "not_found"
@@ -120,28 +130,36 @@ export type JoinErrorCode =
   | "already_member"
   | "refused"
   | "exists"
+  | "invalid"
   | "limit_exceeded"
   | "timeout";
 
-/** The server refused to let the socket into a room. */
+/**
+ * A room request (join or create) was refused, and nothing changed: the socket is in the rooms it
+ * was in before.
+ */
 export class JoinError extends Error {
   /** Why. */
   readonly code: JoinErrorCode;
   /** The room. */
   readonly room: string;
+  /** The limit crossed, when `code` is `limit_exceeded`. */
+  readonly limit: LimitName | undefined;
 
   /**
    * Creates the error.
    *
-   * @param code Why the join was refused.
+   * @param code Why the request was refused.
    * @param room The room.
    * @param message A sentence for people.
+   * @param limit The limit crossed, for `limit_exceeded`.
    */
-  constructor(code: JoinErrorCode, room: string, message: string) {
+  constructor(code: JoinErrorCode, room: string, message: string, limit?: LimitName) {
     super(message);
     this.name = "JoinError";
     this.code = code;
     this.room = room;
+    this.limit = limit;
   }
 }
 

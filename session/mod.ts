@@ -46,6 +46,14 @@ export {
 export { MAX_EVENT_NAMES } from "./event_names.ts";
 export { type JsonValue, message, type Payload, SchemaMessage } from "./payload.ts";
 export {
+  MAX_PAGE_SIZE,
+  type RoomFilter,
+  type RoomInfo,
+  type RoomMember,
+  type RoomMetadata,
+  type RoomPage,
+} from "./room_listing.ts";
+export {
   type AckOptions,
   type EmitOptions,
   type EmitStatus,

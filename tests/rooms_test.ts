@@ -80,9 +80,9 @@ Deno.test("The server puts a socket in rooms and takes it out, and the client is
 
   const joined: string[] = [];
   socket.on("room_joined", (room) => void joined.push(room));
-  const arena = eventOf<[string]>(socket, "room_joined");
+  const arena = eventOf<[string, unknown]>(socket, "room_joined");
   onServer.join(["arena", "lobby"]);
-  assert.deepEqual(await arena, ["arena"]);
+  assert.equal((await arena)[0], "arena");
   await settle(onServer, socket);
   assert.deepEqual(joined, ["arena", "lobby"]);
   assert.deepEqual([...socket.rooms].sort(), ["arena", "lobby"]);
@@ -98,34 +98,38 @@ Deno.test("The server puts a socket in rooms and takes it out, and the client is
   assert.ok(onServer.rooms.has(onServer.id), "a socket's own room cannot be left");
 });
 
-Deno.test("The namespace reports rooms created, joined, left and deleted", async () => {
+Deno.test("The namespace reports rooms created, joined, left and deleted, with the room's state", async () => {
   await using test = await startServer();
   const nsp = test.server.of("/home");
   const log: string[] = [];
-  nsp.on("room_created", (room) => void log.push(`created ${room}`));
-  nsp.on("room_joined", (room, id) => void log.push(`joined ${room} ${id}`));
-  nsp.on("room_left", (room, id) => void log.push(`left ${room} ${id}`));
-  nsp.on("room_deleted", (room) => void log.push(`deleted ${room}`));
+  nsp.on("room_created", (room) => void log.push(`created ${room.name} (${room.size})`));
+  nsp.on("room_joined", (room, member) => {
+    log.push(`joined ${room.name} ${member.socketId} #${member.playerId} (${room.size})`);
+  });
+  nsp.on("room_left", (room, member) => {
+    log.push(`left ${room.name} ${member.socketId} #${member.playerId} (${room.size})`);
+  });
+  nsp.on("room_deleted", (room) => void log.push(`deleted ${room.name} ${room.deleted}`));
   await using one = await connectClient(test.port);
   await using two = await connectClient(test.port);
   const a = await home(one);
-  assert.deepEqual(log.splice(0), [`created ${a.id}`, `joined ${a.id} ${a.id}`]);
+  assert.deepEqual(log.splice(0), [], "a socket's own room is not a room with events");
   await within(a.join("lobby"));
-  assert.deepEqual(log.splice(0), ["created lobby", `joined lobby ${a.id}`]);
+  assert.deepEqual(log.splice(0), ["created lobby (0)", `joined lobby ${a.id} #1 (1)`]);
   const b = await home(two);
-  assert.deepEqual(log.splice(0), [`created ${b.id}`, `joined ${b.id} ${b.id}`]);
   await within(b.join("lobby"));
-  assert.deepEqual(log.splice(0), [`joined lobby ${b.id}`], "the room exists already");
+  assert.deepEqual(log.splice(0), [`joined lobby ${b.id} #2 (2)`], "the room exists already");
   assert.deepEqual(
     nsp.socketsIn("lobby").map((socket) => socket.id).sort(),
     [a.id!, b.id!].sort(),
   );
 
   await within(a.leave("lobby"));
-  assert.deepEqual(log.splice(0), [`left lobby ${a.id}`], "a member is left");
+  assert.deepEqual(log.splice(0), [`left lobby ${a.id} #1 (1)`], "a member is left");
   await within(b.leave("lobby"));
-  assert.deepEqual(log.splice(0), [`left lobby ${b.id}`, "deleted lobby"]);
+  assert.deepEqual(log.splice(0), [`left lobby ${b.id} #2 (0)`, "deleted lobby true"]);
   assert.deepEqual(nsp.socketsIn("lobby"), []);
+  assert.equal(nsp.getRoom("lobby"), undefined);
 
   await within(b.join("lobby"));
   log.splice(0);
@@ -133,8 +137,8 @@ Deno.test("The namespace reports rooms created, joined, left and deleted", async
   b.disconnect();
   await gone;
   assert.deepEqual(
-    log.splice(0).sort(),
-    [`deleted ${b.id}`, "deleted lobby", `left ${b.id} ${b.id}`, `left lobby ${b.id}`].sort(),
+    log.splice(0),
+    [`left lobby ${b.id} #1 (0)`, "deleted lobby true"],
     "a socket that disconnects leaves every room",
   );
   assert.equal(nsp.rooms.has(b.id!), false);
@@ -341,21 +345,21 @@ Deno.test("Members are told when others enter and leave their rooms", async () =
 
   const entered = eventOf<[RoomMember]>(a, "member_entered");
   await within(b.join("lobby"));
-  assert.deepEqual(await entered, [{ room: "lobby", socketId: b.id }]);
+  assert.deepEqual(await entered, [{ room: "lobby", socketId: b.id, playerId: 2 }]);
 
   const left = eventOf<[RoomMember]>(a, "member_left");
   await within(b.leave("lobby"));
-  assert.deepEqual(await left, [{ room: "lobby", socketId: b.id }]);
+  assert.deepEqual(await left, [{ room: "lobby", socketId: b.id, playerId: 2 }]);
   await settle(serverSide(nsp, b), b);
   assert.deepEqual(bEntered, [], "a socket is not told of its own entry");
 
   // A move by the server and a disconnect are announced too.
   const byServer = eventOf<[RoomMember]>(a, "member_entered");
   serverSide(nsp, c).join("lobby");
-  assert.deepEqual(await byServer, [{ room: "lobby", socketId: c.id }]);
+  assert.deepEqual(await byServer, [{ room: "lobby", socketId: c.id, playerId: 2 }]);
   const disconnected = eventOf<[RoomMember]>(a, "member_left");
   c.disconnect();
-  assert.deepEqual(await disconnected, [{ room: "lobby", socketId: c.id }]);
+  assert.deepEqual(await disconnected, [{ room: "lobby", socketId: c.id, playerId: 2 }]);
 });
 
 Deno.test("With sendRoomEvents off, server room moves and member events are not sent, yet a client's join resolves", async () => {
