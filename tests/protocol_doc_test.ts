@@ -2,13 +2,16 @@ import assert from "node:assert/strict";
 import {
   BUILTIN_SCHEMAS,
   DatagramType,
+  decodeEntryList,
   decodeFrame,
   describeSchema,
+  encodeEntryList,
   encodeFrame,
   encodeHello,
   encodeRawFrame,
   FrameDecoder,
   Ping,
+  RoomListing,
   SchemaRegistry,
   writeDatagram,
 } from "../protocol/mod.ts";
@@ -33,6 +36,14 @@ function parseHex(text: string): Uint8Array {
   }));
 }
 
+const text = (value: string) => new TextEncoder().encode(value);
+
+/** The page of two rooms of the entry list example, as PROTOCOL.md describes it. */
+const roomListPage = [
+  { room: "arena", members: 3, capacity: 4, metadata: text("{}") },
+  { room: "vault", members: 1, metadata: text("{}"), locked: true },
+];
+
 const docKey = new DatagramKey(Uint8Array.from({ length: 32 }, (_, i) => i));
 
 const examples: Record<string, Uint8Array> = {
@@ -52,6 +63,7 @@ const examples: Record<string, Uint8Array> = {
   "player-state-named": encodeFrame(PlayerState, { ...sample, name: "Вася" }, { channel: 1 }),
   "ping": encodeFrame(Ping, { timestamp: 1000 }),
   "raw-channel-300": encodeRawFrame(new Uint8Array([0xca, 0xfe, 0xba, 0xbe]), { channel: 300 }),
+  "room-list-entries": encodeEntryList(RoomListing, roomListPage),
 };
 
 for (const [name, bytes] of Object.entries(examples)) {
@@ -72,6 +84,11 @@ Deno.test("PROTOCOL.md worked example 1 decodes to the values the page states", 
   assert.equal(value.angle, Math.PI / 2);
   assert.equal(value.health, 191 / 255);
   assert.equal(Object.hasOwn(value, "name"), false);
+});
+
+Deno.test("PROTOCOL.md entry list example decodes to the two listings the page states", () => {
+  const bytes = parseHex(hexBlock("example=room-list-entries"));
+  assert.deepEqual(decodeEntryList(RoomListing, bytes, 100), roomListPage);
 });
 
 Deno.test("PROTOCOL.md seed-flow transcript matches the transcript's frames byte for byte", () => {

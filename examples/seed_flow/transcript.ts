@@ -10,6 +10,7 @@
 
 import {
   Connect,
+  encodeEntryList,
   encodeFrame,
   EventName,
   Handshake,
@@ -18,6 +19,7 @@ import {
   RoomEvent,
   RoomJoin,
   RoomJoined,
+  RoomMemberEntry,
   SchemaRegistry,
 } from "../../protocol/mod.ts";
 
@@ -94,8 +96,14 @@ export const SEED_FLOW: readonly TranscriptFrame[] = [
   },
   {
     direction: "S>C",
-    note: 'RoomJoined "lobby" on channel 1',
-    bytes: copy(encodeFrame(RoomJoined, { room: "lobby" }, { channel: 1 })),
+    note: 'RoomJoined "lobby" on channel 1: player 1, the only member, no capacity, metadata {}',
+    bytes: copy(encodeFrame(RoomJoined, {
+      room: "lobby",
+      playerId: 1,
+      members: encodeEntryList(RoomMemberEntry, [{ socketId: HOME_SOCKET_ID, playerId: 1 }]),
+      memberCount: 1,
+      metadata: text("{}"),
+    }, { channel: 1 })),
   },
   {
     direction: "C>S",
