@@ -2,7 +2,9 @@
  * The demo server of `deno task serve`: the original game_socket example, written with this
  * library. Namespaces "/" and "/home"; in "/home", `hello` events sent to a room the sender is
  * in are relayed to the whole room; one log line per connection, namespace connect, room
- * change and disconnect. Also "/bench", the load tester's namespace.
+ * change and disconnect. "/lobby", a game lobby: players land in the room `hall`, create rooms
+ * (with a capacity, a key, metadata), list and join them, and `chat` in them. Also "/bench", the
+ * load tester's namespace.
  *
  * @module
  */
@@ -13,7 +15,15 @@ import {
   GameSocketServer,
   type GameSocketServerOptions,
   type Namespace,
+  type Room,
+  type RoomMember,
 } from "../server.ts";
+
+/** The namespace of the demo's game lobby. */
+export const LOBBY_NAMESPACE = "/lobby";
+
+/** The lobby's room every player lands in on connecting. */
+export const LOBBY_HALL = "hall";
 
 /** Options of {@linkcode createDemoServer}. */
 export interface DemoServerOptions extends GameSocketServerOptions {
@@ -44,8 +54,31 @@ export function createDemoServer(options: DemoServerOptions = {}): GameSocketSer
     });
   });
   server.on("error", (error) => log(`error: ${error instanceof Error ? error.message : error}`));
+  serveLobby(server, log);
   serveBench(server);
   return server;
+}
+
+/**
+ * The game lobby: rooms exist only once created (by the server, or by a client's `createRoom`,
+ * with a capacity, a key and metadata if it likes); every socket lands in `hall`, which the server
+ * keeps for ever, and moves on from there (`join(room, { leave: "hall", key })`). A `chat` event
+ * sent to a room the sender is in is relayed to the whole room, sender included.
+ */
+function serveLobby(server: GameSocketServer, log: (line: string) => void): void {
+  const lobby = server.of(LOBBY_NAMESPACE, { rooms: { creation: "explicit" } });
+  // Made before the log listens: `deno task serve`'s first line must be its "listening on".
+  lobby.createRoom(LOBBY_HALL, { emptyTimeout: Infinity });
+  logNamespace(lobby, log, true);
+  lobby.on("room_full", (room) => log(`${lobby.name}: room full ${room.name}`));
+  lobby.on("connection", (socket) => {
+    socket.join(LOBBY_HALL);
+    socket.on("chat", (message, { room }) => {
+      if (room === undefined || !socket.rooms.has(room)) return;
+      log(`${lobby.name}: chat from ${socket.id} to ${room}: ${JSON.stringify(message)}`);
+      lobby.to(room).emit("chat", message, { sender: socket.id });
+    });
+  });
 }
 
 /**
@@ -86,7 +119,12 @@ function serveBench(server: GameSocketServer): void {
   });
 }
 
-function logNamespace(nsp: Namespace, log: (line: string) => void): void {
+/**
+ * Logs a namespace's connections and room changes. With `players`, a member's player name and id
+ * follow its socket id, and a created room's options its name (the lobby's rooms have them; the
+ * other namespaces' lines stay as they were).
+ */
+function logNamespace(nsp: Namespace, log: (line: string) => void, players = false): void {
   const name = nsp.name;
   nsp.on("connection", (socket) => {
     const { hostname, port } = socket.handshake.address;
@@ -98,10 +136,32 @@ function logNamespace(nsp: Namespace, log: (line: string) => void): void {
     socket.on("disconnect", (reason) => log(`${name}: disconnect ${socket.id} (${reason})`));
     socket.on("raw", (data) => log(`${name}: raw ${data.length} bytes from ${socket.id}`));
   });
-  // Every socket's own room comes and goes with it: not worth a line of its own.
-  const shared = (room: string) => !nsp.sockets.has(room);
-  nsp.on("room_created", (room) => shared(room) && log(`${name}: room created ${room}`));
-  nsp.on("room_joined", (room, id) => shared(room) && log(`${name}: ${id} joined ${room}`));
-  nsp.on("room_left", (room, id) => shared(room) && log(`${name}: ${id} left ${room}`));
-  nsp.on("room_deleted", (room) => shared(room) && log(`${name}: room deleted ${room}`));
+  const who = (member: RoomMember) => players ? describeMember(member) : member.socketId;
+  nsp.on("room_created", (room) => {
+    log(`${name}: room created ${room.name}${players ? describeRoom(room) : ""}`);
+  });
+  nsp.on("room_joined", (room, member) => log(`${name}: ${who(member)} joined ${room.name}`));
+  nsp.on("room_left", (room, member) => log(`${name}: ${who(member)} left ${room.name}`));
+  nsp.on("room_deleted", (room) => log(`${name}: room deleted ${room.name}`));
+}
+
+/** `nB4N… (ann #2)`: the socket, then the player's name and id. */
+function describeMember(member: RoomMember): string {
+  const player = member.player === undefined ? "" : `${member.player} `;
+  return `${member.socketId} (${player}#${member.playerId})`;
+}
+
+/** ` by nB4N… (capacity 2, locked, hidden, kept 5000 ms)`: who made the room, and its options. */
+function describeRoom(room: Room): string {
+  const options = [
+    ...(room.capacity === undefined ? [] : [`capacity ${room.capacity}`]),
+    ...(room.locked ? ["locked"] : []),
+    ...(room.hidden ? ["hidden"] : []),
+    ...(room.emptyTimeout === 0 ? [] : [
+      room.emptyTimeout === Infinity ? "kept for ever" : `kept ${room.emptyTimeout} ms`,
+    ]),
+    ...(Object.keys(room.metadata).length === 0 ? [] : [JSON.stringify(room.metadata)]),
+  ];
+  const by = room.createdBy === undefined ? "" : ` by ${room.createdBy}`;
+  return `${by}${options.length === 0 ? "" : ` (${options.join(", ")})`}`;
 }

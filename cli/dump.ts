@@ -9,22 +9,19 @@ import { parseArgs, styleText } from "node:util";
 import {
   formatRelayCaptureChunk,
   formatRelayEvent,
-  formatWatchEntry,
   PacketRelay,
   RELAY_CAPTURE_HEADER,
   type RelayEvent,
   relayEventToJson,
-  type WatchEntry,
-  watchEntryToJson,
-  watchRoom,
-  type WatchRoomOptions,
 } from "../inspect/mod.ts";
 import type { SchemaRegistry } from "../protocol/mod.ts";
 import { loadSchemas } from "./load_schemas.ts";
 import type { JsonValue } from "../client.ts";
+import { fail, formatHostPort, list, parseHostPort, watch } from "./dump_client.ts";
 
 const HELP = `Usage: deno task dump --listen <host:port> --target <host:port> [options]
        deno task dump --connect <host:port> [--ns <namespace>] [--join <room>] [options]
+       deno task dump --connect <host:port> [--ns <namespace>] --list [--prefix <p>] [options]
 
 Relays TCP connections to a game-socket server unchanged, and prints every packet that
 crosses the relay in either direction, decoded:
@@ -71,14 +68,29 @@ Client mode (--connect) joins a room as a client and prints everything that arri
 'tail -f' for a room: events (with room and sender), messages (with --schemas), rooms joined
 and left, members entering and leaving, and the disconnect:
 
-  1.250 /home lobby hello from nB4NL0eoS26NOl97LE5qgA: "hello all"
-  2.010 /home lobby: Xy3kN0aUQ2iMnaXo9rWzPw entered
+  0.004 /lobby joined duel as ann #2, 2/2 members: Xy3k...9rWzPw bob #1, nB4N...LE5qgA ann #2
+  1.250 /lobby duel chat from Xy3kN0aUQ2iMnaXo9rWzPw: "gl hf"
+  2.010 /lobby hall: Xy3kN0aUQ2iMnaXo9rWzPw bob #1 entered
+  2.300 /lobby duel: kE2x0Jm4TnS1v8u5w6aZqQ cy #3 moved from hall
+
+With --list, client mode prints the namespace's listed rooms instead (every page: name,
+members/capacity, locked or open, metadata), then how many, and exits:
+
+  duel  1/2 members  locked  {"map":"dust"}
+  hall  3 members    open    {}
+  2 rooms in /lobby
 
 Options:
   -c, --connect <host:port>  client mode: the server to connect to
       --ns <namespace>       client mode: the namespace to connect (default: /)
       --join <room>          client mode: the room to join (default: none)
+      --key <key>            client mode: the key of the room to join, if it needs one
+      --player <name>        client mode: the player name to join as
       --auth <json>          client mode: credentials for the connect, as JSON
+      --list                 client mode: print the namespace's rooms and exit; with --json,
+                             one JSON object per room
+      --prefix <text>        with --list: only rooms whose name starts with <text>
+      --available            with --list: only rooms with a free seat
   -l, --listen <host:port>   where to listen (port 0 picks a free one); the first line
                              printed says where: "relaying 127.0.0.1:4000 -> 127.0.0.1:3103"
   -t, --target <host:port>   the server to relay to ([::1]:3103 for IPv6)
@@ -108,19 +120,16 @@ connection number, direction, seconds since the start, and the bytes in hex:
 
 Exit status: 0 when stopped by Ctrl-C or SIGTERM; 1 when the relay cannot listen, cannot
 write the capture, or its listener fails, or (client mode) when the connect or join is
-refused or the server ends the connection; 2 on bad usage (or schemas that do not load).
+refused, the server ends the connection or the listing fails; 2 on bad usage (or schemas
+that do not load). --list exits 0 once it has printed the rooms.
 
 Examples:
   deno task serve --port 3103 &
   deno task dump --listen 127.0.0.1:4000 --target 127.0.0.1:3103 --save session.txt
   deno run --allow-net examples/client.ts --port 4000
   deno task dump --connect 127.0.0.1:3103 --ns /home --join lobby
+  deno task dump --connect 127.0.0.1:3103 --ns /lobby --list --available
 `;
-
-interface HostPort {
-  hostname: string;
-  port: number;
-}
 
 /**
  * Runs the dump CLI until Ctrl-C or SIGTERM.
@@ -137,7 +146,12 @@ export async function main(args: string[]): Promise<number> {
         connect: { type: "string", short: "c" },
         ns: { type: "string" },
         join: { type: "string" },
+        key: { type: "string" },
+        player: { type: "string" },
         auth: { type: "string" },
+        list: { type: "boolean", default: false },
+        prefix: { type: "string" },
+        available: { type: "boolean", default: false },
         listen: { type: "string", short: "l" },
         target: { type: "string", short: "t" },
         "udp-port": { type: "string" },
@@ -157,6 +171,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  const watching = values.join !== undefined || values.key !== undefined ||
+    values.player !== undefined;
+  const listing = values.list || values.prefix !== undefined || values.available;
   if (values.connect !== undefined) {
     if (
       values.listen !== undefined || values.target !== undefined || values.save !== undefined ||
@@ -166,8 +183,16 @@ export async function main(args: string[]): Promise<number> {
         "--connect (client mode) goes without --listen, --target, --udp-port and --save",
       );
     }
-  } else if (values.ns !== undefined || values.join !== undefined || values.auth !== undefined) {
-    return usage("--ns, --join and --auth belong to client mode (--connect)");
+    if (values.list && watching) return usage("--list goes without --join, --key and --player");
+    if (listing && !values.list) return usage("--prefix and --available go with --list");
+    if ((values.key !== undefined || values.player !== undefined) && values.join === undefined) {
+      return usage("--key and --player go with --join");
+    }
+  } else if (values.ns !== undefined || values.auth !== undefined || watching || listing) {
+    return usage(
+      "--ns, --join, --key, --player, --auth, --list, --prefix and --available belong to " +
+        "client mode (--connect)",
+    );
   } else if (values.listen === undefined || values.target === undefined) {
     return usage("the relay needs --listen <host:port> and --target <host:port>");
   }
@@ -198,11 +223,23 @@ export async function main(args: string[]): Promise<number> {
         return usage("--auth must be JSON");
       }
     }
-    return await watch(server, {
+    const client = {
       ...(values.ns === undefined ? {} : { namespace: values.ns }),
-      ...(values.join === undefined ? {} : { room: values.join }),
       ...(schemas === undefined ? {} : { schemas }),
       ...(auth === undefined ? {} : { auth }),
+    };
+    if (values.list) {
+      return await list(server, {
+        ...client,
+        ...(values.prefix === undefined ? {} : { prefix: values.prefix }),
+        ...(values.available ? { available: true } : {}),
+      }, values.json);
+    }
+    return await watch(server, {
+      ...client,
+      ...(values.join === undefined ? {} : { room: values.join }),
+      ...(values.key === undefined ? {} : { key: values.key }),
+      ...(values.player === undefined ? {} : { player: values.player }),
     }, values.json);
   }
   const listen = parseHostPort(values.listen!, 0);
@@ -329,63 +366,10 @@ export async function main(args: string[]): Promise<number> {
   return saveError === undefined ? status : 1;
 }
 
-/** Client mode: watches a room until Ctrl-C, SIGTERM or the end of the connection. */
-async function watch(
-  server: HostPort,
-  options: Omit<WatchRoomOptions, "hostname" | "port">,
-  json: boolean,
-): Promise<number> {
-  const print = (entry: WatchEntry) =>
-    console.log(json ? JSON.stringify(watchEntryToJson(entry)) : formatWatchEntry(entry));
-  const where = `${formatHostPort(server)} ${options.namespace ?? "/"}${
-    options.room === undefined ? "" : ` ${options.room}`
-  }`;
-  console.log(json ? JSON.stringify({ type: "watching", target: where }) : `watching ${where}`);
-  let watching;
-  try {
-    watching = await watchRoom({ ...server, ...options }, print);
-  } catch (error) {
-    return fail((error as Error).message, 1);
-  }
-
-  let stop = () => {};
-  const stopped = new Promise<"stopped">((resolve) => stop = () => resolve("stopped"));
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
-  try {
-    const ended = await Promise.race([stopped, watching.closed]);
-    return ended === "stopped" ? 0 : 1;
-  } finally {
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
-    await watching.close();
-  }
-}
-
-/** Reads `host:port` (`[v6]:port` for IPv6); returns what is wrong as a string. */
-function parseHostPort(text: string, minPort: number): HostPort | string {
-  const match = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d+)$/.exec(text);
-  if (match === null) return `expected host:port (or [v6 address]:port), got "${text}"`;
-  const port = Number(match[3]);
-  if (port < minPort || port > 65535) {
-    return `the port must be in ${minPort}..65535, got ${match[3]}`;
-  }
-  return { hostname: match[1] ?? match[2]!, port };
-}
-
-function formatHostPort({ hostname, port }: HostPort): string {
-  return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-}
-
 function usage(message: string): number {
   console.error(styleText("red", `error: ${message}`));
   console.error("Run with --help for usage.");
   return 2;
-}
-
-function fail(message: string, status: number): number {
-  console.error(styleText("red", `error: ${message}`));
-  return status;
 }
 
 if (import.meta.main) {

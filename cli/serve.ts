@@ -13,9 +13,12 @@ const HELP = `Usage: deno task serve [options]
 
 Runs the demo game server: namespaces "/" and "/home"; in "/home", "hello" events sent to a
 room are relayed to everyone in that room. Logs one line per connection, namespace connect,
-room change and disconnect. Also "/bench" for \`deno task stress\`: its sockets join the room
-they ask for, and each BenchUpdate message (or "update" event) is broadcast to the sender's
-whole room (not logged).
+room change and disconnect. "/lobby" is a game lobby: players land in the room "hall" (kept
+for ever), create rooms (capacity, key, metadata, hidden), list them, join them (with the key,
+leaving "hall" in the same step) and send "chat" events, relayed to everyone in the room; a
+create, join, leave, full room and deleted room is logged. Also "/bench" for
+\`deno task stress\`: its sockets join the room they ask for, and each BenchUpdate message (or
+"update" event) is broadcast to the sender's whole room (not logged).
 Stops on Ctrl-C (SIGINT) or SIGTERM, closing every connection.
 
 The UDP channel is on: clients that support it send and receive unreliable updates as
@@ -37,6 +40,7 @@ Options:
   -h, --help             show this help
 
 Try it with the example client: deno run --allow-net examples/client.ts --port <n>
+List the lobby's rooms: deno task dump --connect 127.0.0.1:<n> --ns /lobby --list
 `;
 
 async function main(args: string[]): Promise<number> {
@@ -125,7 +129,7 @@ async function main(args: string[]): Promise<number> {
   const udp = server.udpPort === undefined
     ? ""
     : ` and ${address.hostname}:${server.udpPort} (UDP)`;
-  console.log(`listening on ${tcp}${udp}; namespaces /, /home and /bench`);
+  console.log(`listening on ${tcp}${udp}; namespaces /, /home, /lobby and /bench`);
   const stopped = new Promise<void>((resolve) => {
     const stop = () => resolve();
     Deno.addSignalListener("SIGINT", stop);

@@ -4,7 +4,15 @@
  * @module
  */
 
-import { PayloadType, type Schema } from "../protocol/mod.ts";
+import {
+  decodeEntryList,
+  PayloadType,
+  RoomJoined,
+  RoomList,
+  RoomListing,
+  RoomMemberEntry,
+  type Schema,
+} from "../protocol/mod.ts";
 import type { CapturedPacket, CaptureEntry, CaptureFault } from "./capture_decoder.ts";
 
 /** Options for {@linkcode formatEntry}. */
@@ -66,7 +74,10 @@ export function describePacket(packet: CapturedPacket): string {
   switch (frame.type) {
     case "control":
       return `${frame.schema.name} ${namespace} ${
-        formatValue(frame.schema, readableEvent(frame.value, packet.eventName))
+        formatValue(
+          frame.schema,
+          readableRoom(frame.schema, readableEvent(frame.value, packet.eventName)),
+        )
       }`;
     case "message":
       return `${frame.schema.code}.${frame.schema.version} ${namespace} ${
@@ -125,6 +136,45 @@ function readableEvent(
       );
     } catch {
       // Not UTF-8: leave the bytes as they are.
+    }
+  }
+  return out;
+}
+
+/**
+ * Shows the room layer's nested bytes as what they hold: metadata and filters as JSON text, a
+ * room's members and a page of rooms as their entries.
+ */
+function readableRoom(
+  schema: Schema<object>,
+  value: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...value };
+  if (out.metadata instanceof Uint8Array) {
+    try {
+      out.metadata = new Labelled(`json ${utf8.decode(out.metadata)}`);
+    } catch {
+      // Not UTF-8: leave the bytes as they are.
+    }
+  }
+  const list = schema === RoomJoined
+    ? ["members", RoomMemberEntry] as const
+    : schema === RoomList
+    ? ["rooms", RoomListing] as const
+    : undefined;
+  const bytes = list === undefined ? undefined : out[list[0]];
+  if (list !== undefined && bytes instanceof Uint8Array) {
+    try {
+      const entries = decodeEntryList(list[1] as Schema<object>, bytes, 65_535);
+      out[list[0]] = new Labelled(
+        `[${
+          entries.map((entry) =>
+            formatValue(list[1], readableRoom(list[1], entry as Record<string, unknown>))
+          ).join(", ")
+        }]`,
+      );
+    } catch {
+      // Not a list: leave the bytes as they are.
     }
   }
   return out;

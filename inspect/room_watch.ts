@@ -10,6 +10,7 @@ import {
   type ClientTlsOptions,
   type DisconnectReason,
   GameSocketClient,
+  type JoinedRoom,
   type JsonValue,
   type Payload,
   SchemaMessage,
@@ -35,6 +36,18 @@ export interface WatchRoomOptions {
    * @default {undefined}
    */
   room?: string;
+  /**
+   * The room's key, for a room that needs one.
+   *
+   * @default {undefined}
+   */
+  key?: string;
+  /**
+   * The player name to join as.
+   *
+   * @default {undefined}
+   */
+  player?: string;
   /**
    * The application's schemas (they must match the server's), so messages decode.
    *
@@ -73,8 +86,17 @@ export type WatchEntry =
     readonly schema: Schema<object>;
     readonly value: object;
   }
+  | (
+    & {
+      /** The watching socket joined a room (it asked, or the server put it there). */
+      readonly kind: "room_joined";
+      readonly time: number;
+      readonly namespace: string;
+    }
+    & JoinedRoom
+  )
   | {
-    readonly kind: "room_joined" | "room_left";
+    readonly kind: "room_left";
     readonly time: number;
     readonly namespace: string;
     readonly room: string;
@@ -86,6 +108,19 @@ export type WatchEntry =
     readonly room: string;
     readonly socketId: string;
     readonly player?: string;
+    readonly playerId: number;
+  }
+  | {
+    /** Another socket moved in one step between two rooms the watching socket is in. */
+    readonly kind: "member_moved";
+    readonly time: number;
+    readonly namespace: string;
+    readonly from: string;
+    readonly to: string;
+    readonly socketId: string;
+    readonly player?: string;
+    /** Its player id in `to`. */
+    readonly playerId: number;
   }
   | {
     readonly kind: "disconnect";
@@ -105,10 +140,11 @@ export interface RoomWatch extends AsyncDisposable {
 }
 
 /**
- * Connects, joins a room, and reports every event, message, room change and member change that
- * arrives, until the connection ends or `close()`.
+ * Connects, joins a room, and reports every event, message, room change (with the room's members
+ * on joining) and member change that arrives, until the connection ends or `close()`.
  *
- * @param options Where to connect, the namespace, the room, the schemas.
+ * @param options Where to connect, the namespace, the room (its key, the player name), the
+ *   schemas.
  * @param onEntry Called for each thing that arrives.
  * @returns The running watch.
  * @throws {ConnectError} When the connect is refused.
@@ -151,14 +187,24 @@ export async function watchRoom(
         onEntry({ kind: "message", time: time(), namespace, schema, value });
       });
     }
-    for (const kind of ["room_joined", "room_left"] as const) {
-      socket.on(kind, (room) => onEntry({ kind, time: time(), namespace, room }));
-    }
+    socket.on("room_joined", (_room, joined) => {
+      onEntry({ kind: "room_joined", time: time(), namespace, ...joined });
+    });
+    socket.on("room_left", (room) => onEntry({ kind: "room_left", time: time(), namespace, room }));
     for (const kind of ["member_entered", "member_left"] as const) {
       socket.on(kind, (member) => onEntry({ kind, time: time(), namespace, ...member }));
     }
+    socket.on("member_moved", (member) => {
+      onEntry({ kind: "member_moved", time: time(), namespace, ...member });
+    });
     await socket.ready;
-    if (options.room !== undefined) await socket.join(options.room);
+    if (options.room !== undefined) {
+      const { key, player } = options;
+      await socket.join(options.room, {
+        ...(key === undefined ? {} : { key }),
+        ...(player === undefined ? {} : { player }),
+      });
+    }
     const close = () => client.close();
     return { socket, closed, close, [Symbol.asyncDispose]: close };
   } catch (error) {
@@ -202,16 +248,30 @@ export function formatWatchEntry(entry: WatchEntry): string {
       return `${head} ${entry.schema.name} ${
         formatValue(entry.schema, entry.value as Record<string, unknown>)
       }`;
-    case "room_joined":
-      return `${head} joined ${entry.room}`;
+    case "room_joined": {
+      const as = entry.player === undefined
+        ? `#${entry.playerId}`
+        : `${entry.player} #${entry.playerId}`;
+      const count = entry.capacity === undefined
+        ? `${entry.memberCount} member${entry.memberCount === 1 ? "" : "s"}`
+        : `${entry.memberCount}/${entry.capacity} members`;
+      const shown = entry.members.slice(0, MEMBERS_SHOWN).map(formatMember);
+      const more = entry.memberCount - shown.length;
+      if (more > 0) shown.push(`and ${more} more`);
+      const metadata = Object.keys(entry.metadata).length === 0
+        ? ""
+        : `; metadata ${JSON.stringify(entry.metadata)}`;
+      return `${head} joined ${entry.room} as ${as}, ${count}: ${shown.join(", ")}${metadata}`;
+    }
     case "room_left":
       return `${head} left ${entry.room}`;
     case "member_entered":
     case "member_left": {
-      const player = entry.player === undefined ? "" : ` (${entry.player})`;
       const verb = entry.kind === "member_entered" ? "entered" : "left";
-      return `${head} ${entry.room}: ${entry.socketId}${player} ${verb}`;
+      return `${head} ${entry.room}: ${formatMember(entry)} ${verb}`;
     }
+    case "member_moved":
+      return `${head} ${entry.to}: ${formatMember(entry)} moved from ${entry.from}`;
     case "disconnect":
       return `${head} disconnected: ${entry.reason}`;
   }
@@ -238,6 +298,15 @@ export function watchEntryToJson(entry: WatchEntry): Record<string, unknown> {
     default:
       return { ...entry };
   }
+}
+
+/** Members a `joined` line names; the rest are counted. */
+const MEMBERS_SHOWN = 20;
+
+/** `nB4N… ann #2`: the socket id, then the player name (if any) and id. */
+function formatMember(member: { socketId: string; player?: string; playerId: number }): string {
+  const player = member.player === undefined ? "" : ` ${member.player}`;
+  return `${member.socketId}${player} #${member.playerId}`;
 }
 
 function formatPayload(data: Payload): string {

@@ -1,6 +1,17 @@
 import assert from "node:assert/strict";
-import { Connect, encodeFrame, Handshake, Ping, PROTOCOL_VERSION } from "../protocol/mod.ts";
-import { type CaptureStream, decodeStreams, formatEntry } from "../inspect/mod.ts";
+import {
+  Connect,
+  encodeEntryList,
+  encodeFrame,
+  Handshake,
+  Ping,
+  PROTOCOL_VERSION,
+  RoomJoined,
+  RoomList,
+  RoomListing,
+  RoomMemberEntry,
+} from "../protocol/mod.ts";
+import { type CaptureStream, decodeCapture, decodeStreams, formatEntry } from "../inspect/mod.ts";
 
 const ping = (timestamp: number) => encodeFrame(Ping, { timestamp }).slice();
 const handshake = (namespace: string, channel: number) =>
@@ -111,4 +122,30 @@ Deno.test("decodeStreams orders packets of several streams by the packet that co
   ];
   const lines = text(streams);
   assert.deepEqual(lines, ["#1 Ping / {timestamp: 2}", "#2 Ping / {timestamp: 1}"]);
+});
+
+Deno.test("Room frames show their members, rooms and metadata as what they hold, not as bytes", () => {
+  const text = new TextEncoder();
+  const joined = encodeFrame(RoomJoined, {
+    room: "table",
+    playerId: 2,
+    members: encodeEntryList(RoomMemberEntry, [
+      { socketId: "a", player: "ann", playerId: 1 },
+      { socketId: "b", playerId: 2 },
+    ]),
+    memberCount: 2,
+    metadata: text.encode('{"map":"dust"}'),
+  });
+  const list = encodeFrame(RoomList, {
+    requestId: 7,
+    rooms: encodeEntryList(RoomListing, [
+      { room: "table", members: 2, capacity: 4, metadata: text.encode("{}"), locked: true },
+    ]),
+  });
+  const hex = [...joined, ...list].map((byte) => byte.toString(16).padStart(2, "0")).join(" ");
+  const lines = decodeCapture(hex).entries.map((entry) => formatEntry(entry));
+  assert.deepEqual(lines, [
+    '#1 RoomJoined / {room: "table", playerId: 2, members: [{socketId: "a", player: "ann", playerId: 1}, {socketId: "b", playerId: 2}], memberCount: 2, metadata: json {"map":"dust"}}',
+    '#2 RoomList / {requestId: 7, rooms: [{room: "table", members: 2, capacity: 4, metadata: json {}, locked: true}]}',
+  ]);
 });

@@ -188,7 +188,10 @@ Deno.test("deno task dump --help explains relaying, the options and the capture 
   assert.equal(code, 0);
   const help = lines.join("\n");
   for (
-    const word of ["--listen", "--target", "--hex", "--json", "--filter", "--save", "--schemas"]
+    const word of [
+      ...["--listen", "--target", "--hex", "--json", "--filter", "--save", "--schemas"],
+      ...["--connect", "--join", "--key", "--player", "--list", "--prefix", "--available"],
+    ]
   ) {
     assert.ok(help.includes(word), word);
   }
@@ -220,11 +223,50 @@ Deno.test("deno task dump --connect joins a room and prints what arrives, until 
   );
   await using _dump = dump;
   assert.equal(dump.lines[0], `watching 127.0.0.1:${demo.port} /home lobby`);
-  await dump.waitForLine((line) => / \/home joined lobby$/.test(line), "the join");
+  const joined = await dump.waitForLine((line) => / \/home joined lobby /.test(line), "the join");
+  assert.match(joined, /^\d+\.\d{3} \/home joined lobby as #1, 1 member: [\w-]{22} #1$/);
   await seedFlow(demo.port);
   const hello = await dump.waitForLine((line) => / hello from /.test(line), "the hello");
   assert.match(hello, /^\d+\.\d{3} \/home lobby hello from [\w-]{22}: "hello all"$/);
-  await dump.waitForLine((line) => / entered$/.test(line), "the member's entry");
+  const entered = await dump.waitForLine((line) => / entered$/.test(line), "the member's entry");
+  assert.match(entered, /^\d+\.\d{3} \/home lobby: [\w-]{22} #2 entered$/);
+  const { code } = await dump.stop();
+  assert.equal(code, 0);
+});
+
+Deno.test("deno task dump --connect joins a locked room with --key as --player, and shows moves", async () => {
+  await using demo = await startDemo();
+  await using ann = new GameSocketClient();
+  await ann.connect("127.0.0.1", demo.port);
+  const annLobby = await within(ann.of("/lobby").ready, "ann's handshake");
+  await within(annLobby.createRoom("duel", { capacity: 4, key: "s3cret", leave: "hall" }));
+  const { dump } = await DumpProcess.start(
+    [
+      ...["--connect", `127.0.0.1:${demo.port}`, "--ns", "/lobby"],
+      ...["--join", "duel", "--key", "s3cret", "--player", "spy"],
+    ],
+    false,
+  );
+  await using _dump = dump;
+  const joined = await dump.waitForLine((line) => / joined duel /.test(line), "the join");
+  assert.match(
+    joined,
+    new RegExp(`^\\d+\\.\\d{3} /lobby joined duel as spy #2, 2/4 members: ${annLobby.id} #1, `),
+  );
+  await using bob = new GameSocketClient();
+  await bob.connect("127.0.0.1", demo.port);
+  const bobLobby = await within(bob.of("/lobby").ready, "bob's handshake");
+  await within(bobLobby.join("duel", { key: "s3cret", leave: "hall", player: "bob" }));
+  const moved = await dump.waitForLine((line) => / moved from /.test(line), "bob's move");
+  assert.match(
+    moved,
+    new RegExp(`^\\d+\\.\\d{3} /lobby duel: ${bobLobby.id} bob #3 moved from hall$`),
+  );
+  bobLobby.to("duel").emit("chat", "hi");
+  await dump.waitForLine(
+    (line) => line.endsWith(`/lobby duel chat from ${bobLobby.id}: "hi"`),
+    "chat",
+  );
   const { code } = await dump.stop();
   assert.equal(code, 0);
 });
@@ -239,7 +281,18 @@ Deno.test("deno task dump --connect exits 1 when the join is refused, 2 when mix
     "/nowhere",
   ]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /does not exist/);
+  assert.match(refused.stderr, /cannot connect \/nowhere: .*does not exist/);
+  const missing = await run([
+    ...await dumpTaskArgs(),
+    "--connect",
+    `127.0.0.1:${demo.port}`,
+    "--ns",
+    "/lobby",
+    "--join",
+    "nowhere",
+  ]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot join nowhere: .* \(not_found\)/);
   const mixed = await run([
     ...await dumpTaskArgs(),
     "--connect",

@@ -95,7 +95,7 @@ Deno.test("deno task serve listens, serves the example client, and stops on SIGI
     // UDP is on, on the TCP port's number.
     assert.equal(
       listening,
-      `listening on 127.0.0.1:${port} (TCP) and 127.0.0.1:${port} (UDP); namespaces /, /home and /bench`,
+      `listening on 127.0.0.1:${port} (TCP) and 127.0.0.1:${port} (UDP); namespaces /, /home, /lobby and /bench`,
     );
 
     const example = await new Deno.Command(Deno.execPath(), {
@@ -172,7 +172,7 @@ Deno.test("deno task serve --no-udp listens on TCP alone and offers clients no U
   try {
     const [listening] = await readUntil(serve.reader, (line) => line.startsWith("listening on"));
     const match = listening?.match(
-      /^listening on 127\.0\.0\.1:(\d+) \(TCP\); namespaces \/, \/home and \/bench$/,
+      /^listening on 127\.0\.0\.1:(\d+) \(TCP\); namespaces \/, \/home, \/lobby and \/bench$/,
     );
     assert.ok(match, `unexpected line: ${listening}`);
     await using client = new GameSocketClient();
@@ -197,5 +197,38 @@ Deno.test("deno task serve refuses a bad --udp-port, and --udp-port with --no-ud
     }).output();
     assert.equal(code, 2, args.join(" "));
     assert.match(new TextDecoder().decode(stderr), message, args.join(" "));
+  }
+});
+
+Deno.test("deno task serve's /lobby puts players in the hall and logs rooms created, joined and full", async () => {
+  const serve = await startServe(["--port", "0", "--hostname", "127.0.0.1", "--no-udp"]);
+  try {
+    const [listening] = await readUntil(serve.reader, (line) => line.startsWith("listening on"));
+    const port = Number(listening?.match(/127\.0\.0\.1:(\d+)/)?.[1]);
+    await using ann = new GameSocketClient();
+    await ann.connect("127.0.0.1", port);
+    const lobby = await within(ann.of("/lobby").ready, "the handshake of /lobby");
+    await within(lobby.createRoom("solo", { capacity: 1, key: "k", leave: "hall" }), "the create");
+    const page = await within(lobby.listRooms(), "the listing");
+    assert.deepEqual(page.rooms, [
+      { name: "hall", members: 0, metadata: {}, locked: false },
+      { name: "solo", members: 1, capacity: 1, metadata: {}, locked: true },
+    ]);
+    const log = await readUntil(serve.reader, (line) => line.startsWith("/lobby: room full"));
+    const id = lobby.id;
+    for (
+      const line of [
+        `/lobby: connect ${id}`,
+        `/lobby: ${id} (#1) joined hall`,
+        `/lobby: room created solo by ${id} (capacity 1, locked)`,
+        `/lobby: ${id} (#1) left hall`,
+        `/lobby: ${id} (#1) joined solo`,
+        "/lobby: room full solo",
+      ]
+    ) {
+      assert.ok(log.includes(line), `no "${line}" in\n${log.join("\n")}`);
+    }
+  } finally {
+    await stopServe(serve);
   }
 });
