@@ -69,7 +69,7 @@ import type {
   NamespaceConnectOptions,
 } from "./client_events.ts";
 import type { ResolvedClientOptions } from "./client_options.ts";
-import type { RoomJoinedValue, RoomListingValue } from "./client_rooms.ts";
+import type { RejoinOptions, RoomJoinedValue, RoomListingValue } from "./client_rooms.ts";
 import { type ClientLink, ClientSocket, type HandshakeInfo } from "./client_socket.ts";
 import { ClientUdp, type ClientUdpStats } from "./client_udp.ts";
 import { OfflineQueue } from "./offline_queue.ts";
@@ -544,9 +544,11 @@ export class ClientConnection<Listen extends EventsMap, Emit extends EventsMap> 
   }
 
   /** Joins again, after a fresh session, the rooms a socket was in (with `rejoinRooms`). */
-  #rejoin(socket: ClientSocket<Listen, Emit>, rooms: string[]): void {
+  #rejoin(socket: ClientSocket<Listen, Emit>, rooms: [string, RejoinOptions][]): void {
     if (!this.#options.rejoinRooms) return;
-    for (const room of rooms) socket.join(room).catch((error) => this.#hooks.reportError(error));
+    for (const [room, options] of rooms) {
+      socket.join(room, options).catch((error) => this.#hooks.reportError(error));
+    }
   }
 
   // deno-lint-ignore no-explicit-any

@@ -202,7 +202,7 @@ export interface GameSocketClientOptions {
   offlineQueue?: OfflineQueueOptions;
   /**
    * Whether a client whose session could not be resumed (a fresh session) joins again the rooms
-   * its sockets were in.
+   * its sockets were in, with the key and player name each was joined with.
    *
    * @default {true}
    */

@@ -126,6 +126,12 @@ export interface JoinedRoom {
   readonly metadata: RoomMetadata;
 }
 
+/** What a socket joined a room with, to join it again in a fresh session. @ignore */
+export interface RejoinOptions {
+  readonly key?: string;
+  readonly player?: string;
+}
+
 /** The values of the room frames the server answers with. @ignore */
 export interface RoomJoinedValue {
   room: string;
@@ -174,7 +180,10 @@ const MAX_ENTRIES = 65_535;
 /** A client socket's rooms and room requests. @ignore */
 export class ClientRooms {
   #link: ClientRoomsLink;
-  #rooms = new Set<string>();
+  /** The rooms the socket is in, with the key and player name it asked with (for a rejoin). */
+  #rooms = new Map<string, RejoinOptions>();
+  /** What each join or create in flight asked with, by room. */
+  #asking = new Map<string, RejoinOptions>();
   #joins = new Map<string, Pending<JoinedRoom>>();
   #leaves = new Map<string, Pending<void>>();
   #creates = new Map<number, Pending<JoinedRoom | undefined>>();
@@ -188,7 +197,7 @@ export class ClientRooms {
 
   /** The rooms the server has said the socket is in. */
   get rooms(): ReadonlySet<string> {
-    return this.#rooms;
+    return new Set(this.#rooms.keys());
   }
 
   /** Whether the socket watches the listing. */
@@ -199,6 +208,7 @@ export class ClientRooms {
   join(room: string, options: JoinOptions): Promise<JoinedRoom> {
     this.#joins.get(room)?.reject(new JoinError("refused", room, "Superseded by a later join"));
     const { leave, key, player } = options;
+    this.#asking.set(room, rejoinOptions(key, player));
     return this.#request(
       this.#joins,
       room,
@@ -240,6 +250,7 @@ export class ClientRooms {
       throw new TypeError("A room's metadata must be a JSON object");
     }
     const join = options.join ?? true;
+    if (join) this.#asking.set(room, rejoinOptions(key, player));
     const requestId = this.#requestId();
     return this.#request(
       this.#creates,
@@ -293,7 +304,8 @@ export class ClientRooms {
   joined(value: RoomJoinedValue): void {
     const joined = joinedRoom(value);
     if (joined.left !== undefined) this.#rooms.delete(joined.left);
-    this.#rooms.add(joined.room);
+    this.#rooms.set(joined.room, this.#asking.get(joined.room) ?? {});
+    this.#asking.delete(joined.room);
     const create = value.requestId === undefined ? undefined : this.#creates.get(value.requestId);
     if (create !== undefined) this.#settle(this.#creates, value.requestId!)?.resolve(joined);
     else this.#settle(this.#joins, joined.room)?.resolve(joined);
@@ -339,8 +351,12 @@ export class ClientRooms {
     else this.#link.emit("room_listed", roomInfo(value));
   }
 
-  /** The session is fresh: the server knows none of the socket's rooms. */
-  forget(): string[] {
+  /**
+   * The session is fresh: the server knows none of the socket's rooms.
+   *
+   * @returns The rooms it was in, each with the key and player name it joined with.
+   */
+  forget(): [string, RejoinOptions][] {
     const rooms = [...this.#rooms];
     this.#rooms.clear();
     return rooms;
@@ -428,6 +444,10 @@ function roomInfo(value: RoomListingValue): RoomInfo {
     metadata: decodeMetadata(value.metadata) ?? {},
     locked: value.locked ?? false,
   };
+}
+
+function rejoinOptions(key: string | undefined, player: string | undefined): RejoinOptions {
+  return { ...(key === undefined ? {} : { key }), ...(player === undefined ? {} : { player }) };
 }
 
 function isVaruint(value: number, min: number): boolean {

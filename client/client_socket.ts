@@ -30,6 +30,7 @@ import {
   type JoinedRoom,
   type JoinOptions,
   type MovedMember,
+  type RejoinOptions,
 } from "./client_rooms.ts";
 
 /** What the server's handshake of a namespace said. */
@@ -340,11 +341,12 @@ export class ClientSocket<
 
   /**
    * The session is back: resumed (same id, same rooms) or fresh (a new id, no rooms yet; the
-   * rooms it was in are returned, for joining again).
+   * rooms it was in are returned, with the key and player name each was joined with, for joining
+   * again).
    *
    * @ignore
    */
-  reopened(info: HandshakeInfo): string[] {
+  reopened(info: HandshakeInfo): [string, RejoinOptions][] {
     if (this.#state !== "away") return [];
     const rooms = info.recovered ? [] : this.#rooms.forget();
     // A fresh session watches nothing: ask again.

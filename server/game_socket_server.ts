@@ -226,6 +226,11 @@ export class GameSocketServer<
       keepSession: (session, id, token) => this.#kept?.keep(id, session, token),
       claimSession: (id, token, received) => {
         const claim = this.#kept?.claim(id, token);
+        if (claim?.ok === false && claim.reason === "expired") {
+          // Its window passed before the sweep came by: end it now, so that what it held (its
+          // room seats) is free for the fresh session its client is about to get.
+          for (const gone of this.#kept?.expire() ?? []) gone.expire();
+        }
         let session = claim?.ok ? claim.session : undefined;
         if (claim?.ok === false && claim.reason === "unknown") {
           // Not waiting: perhaps its old connection has not been seen to drop yet.

@@ -85,3 +85,32 @@ Deno.test("When the recovery window passes, the seat is given up: members see th
   assert.deepEqual(await left, [{ room: "table", socketId: gone.id, playerId: 1 }]);
   assert.equal((await within(newcomer.join("table"))).playerId, 1, "its id is given again");
 });
+
+Deno.test("In a fresh session the client joins its locked room again, with the key and player name it joined with", async () => {
+  await using test = await startServer({ recovery: { window: 50 } });
+  const nsp = test.server.of("/home");
+  nsp.createRoom("vault", { key: "s3cret", capacity: 2 });
+  await using relay = CuttingTcpRelay.start({ targetPort: test.port, seed: 10 });
+  // Back only after the window: the session is not resumed.
+  const client = new GameSocketClient({ reconnection: { firstDelay: 300, randomization: 0 } });
+  await using _client = { [Symbol.asyncDispose]: () => client.close() };
+  await client.connect("127.0.0.1", relay.port);
+  const socket = await within(client.of("/home").ready);
+  await within(socket.join("vault", { key: "s3cret", player: "kim" }));
+  const oldId = socket.id;
+  const expired = eventOf(client, "session_expired");
+  const rejoined = within(
+    new Promise<void>((resolve) => {
+      socket.on("room_joined", (room) => room === "vault" && resolve());
+    }),
+    "the rejoin",
+  );
+  relay.cutAll();
+  await expired;
+  await rejoined;
+  assert.notEqual(socket.id, oldId, "a fresh session");
+  assert.deepEqual(
+    [...nsp.getRoom("vault")!.members.values()].map((m) => `${m.socketId} ${m.player}`),
+    [`${socket.id} kim`],
+  );
+});
