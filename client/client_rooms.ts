@@ -180,8 +180,10 @@ const MAX_ENTRIES = 65_535;
 /** A client socket's rooms and room requests. @ignore */
 export class ClientRooms {
   #link: ClientRoomsLink;
-  /** The rooms the socket is in, with the key and player name it asked with (for a rejoin). */
-  #rooms = new Map<string, RejoinOptions>();
+  /** The rooms the socket is in. */
+  #rooms = new Set<string>();
+  /** The key and player name the socket joined each room with, for a rejoin (when it gave any). */
+  #joinedWith = new Map<string, RejoinOptions>();
   /** What each join or create in flight asked with, by room. */
   #asking = new Map<string, RejoinOptions>();
   #joins = new Map<string, Pending<JoinedRoom>>();
@@ -197,7 +199,7 @@ export class ClientRooms {
 
   /** The rooms the server has said the socket is in. */
   get rooms(): ReadonlySet<string> {
-    return new Set(this.#rooms.keys());
+    return this.#rooms;
   }
 
   /** Whether the socket watches the listing. */
@@ -208,20 +210,23 @@ export class ClientRooms {
   join(room: string, options: JoinOptions): Promise<JoinedRoom> {
     this.#joins.get(room)?.reject(new JoinError("refused", room, "Superseded by a later join"));
     const { leave, key, player } = options;
-    this.#asking.set(room, rejoinOptions(key, player));
-    return this.#request(
-      this.#joins,
+    return this.#remembering(
       room,
-      room,
-      options.timeout,
-      "joining",
-      () =>
-        encodeFrame(RoomJoin, {
-          room,
-          ...(leave === undefined ? {} : { leave }),
-          ...(key === undefined ? {} : { key }),
-          ...(player === undefined ? {} : { player }),
-        }, { channel: this.#link.channel }),
+      rejoinOptions(key, player),
+      this.#request(
+        this.#joins,
+        room,
+        room,
+        options.timeout,
+        "joining",
+        () =>
+          encodeFrame(RoomJoin, {
+            room,
+            ...(leave === undefined ? {} : { leave }),
+            ...(key === undefined ? {} : { key }),
+            ...(player === undefined ? {} : { player }),
+          }, { channel: this.#link.channel }),
+      ),
     );
   }
 
@@ -250,9 +255,8 @@ export class ClientRooms {
       throw new TypeError("A room's metadata must be a JSON object");
     }
     const join = options.join ?? true;
-    if (join) this.#asking.set(room, rejoinOptions(key, player));
     const requestId = this.#requestId();
-    return this.#request(
+    const created = this.#request(
       this.#creates,
       requestId,
       room,
@@ -272,6 +276,7 @@ export class ClientRooms {
           ...(join && leave !== undefined ? { leave } : {}),
         }, { channel: this.#link.channel }),
     );
+    return join ? this.#remembering(room, rejoinOptions(key, player), created) : created;
   }
 
   list(filter: RoomFilter, timeout?: number): Promise<RoomPage> {
@@ -303,8 +308,10 @@ export class ClientRooms {
   /** The server put the socket in a room: the answer to a join or create, or its own move. */
   joined(value: RoomJoinedValue): void {
     const joined = joinedRoom(value);
-    if (joined.left !== undefined) this.#rooms.delete(joined.left);
-    this.#rooms.set(joined.room, this.#asking.get(joined.room) ?? {});
+    if (joined.left !== undefined) this.#forgetRoom(joined.left);
+    this.#rooms.add(joined.room);
+    const asked = this.#asking.get(joined.room);
+    if (asked !== undefined) this.#joinedWith.set(joined.room, asked);
     this.#asking.delete(joined.room);
     const create = value.requestId === undefined ? undefined : this.#creates.get(value.requestId);
     if (create !== undefined) this.#settle(this.#creates, value.requestId!)?.resolve(joined);
@@ -314,7 +321,7 @@ export class ClientRooms {
   }
 
   left(room: string): void {
-    this.#rooms.delete(room);
+    this.#forgetRoom(room);
     this.#settle(this.#leaves, room)?.resolve();
     this.#link.emit("room_left", room);
   }
@@ -357,8 +364,12 @@ export class ClientRooms {
    * @returns The rooms it was in, each with the key and player name it joined with.
    */
   forget(): [string, RejoinOptions][] {
-    const rooms = [...this.#rooms];
+    const rooms = [...this.#rooms].map((room): [string, RejoinOptions] => [
+      room,
+      this.#joinedWith.get(room) ?? {},
+    ]);
     this.#rooms.clear();
+    this.#joinedWith.clear();
     return rooms;
   }
 
@@ -376,6 +387,23 @@ export class ClientRooms {
       }
       map.clear();
     }
+  }
+
+  /**
+   * Remembers what a join or create asks with until its answer comes (a refusal or a timeout
+   * forgets it, unless a later request replaced it).
+   */
+  #remembering<T>(room: string, asked: RejoinOptions, request: Promise<T>): Promise<T> {
+    this.#asking.set(room, asked);
+    request.catch(() => {
+      if (this.#asking.get(room) === asked) this.#asking.delete(room);
+    });
+    return request;
+  }
+
+  #forgetRoom(room: string): void {
+    this.#rooms.delete(room);
+    this.#joinedWith.delete(room);
   }
 
   #requestId(): number {
