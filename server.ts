@@ -54,7 +54,7 @@ export type {
   RoomCreateValue,
   RoomJoinValue,
   RoomListRequestValue,
-} from "./server/server_connection.ts";
+} from "./server/frame_values.ts";
 export { Room, type RoomOptions, type RoomUpdate } from "./server/room.ts";
 export {
   DEFAULT_ROOM_POLICY,

@@ -39,7 +39,8 @@ import {
 } from "./room_policy.ts";
 import { type RoomEvents, Rooms } from "./rooms.ts";
 import type { RoomFilter, RoomMetadata, RoomPage } from "../session/room_listing.ts";
-import type { RoomCreateValue, RoomJoinValue, ServerConnection } from "./server_connection.ts";
+import type { RoomCreateValue, RoomJoinValue } from "./frame_values.ts";
+import type { ServerConnection } from "./server_connection.ts";
 import type { AnyServerSocket, ServerCore } from "./server_core.ts";
 import type { ServerSocket } from "./server_socket.ts";
 

@@ -25,7 +25,7 @@ import {
 } from "../session/room_listing.ts";
 import { nameProblem, roomOptionsProblem } from "./room_policy.ts";
 import type { AnyServerSocket } from "./server_core.ts";
-import type { RoomCreateValue, RoomJoinValue, RoomListRequestValue } from "./server_connection.ts";
+import type { RoomCreateValue, RoomJoinValue, RoomListRequestValue } from "./frame_values.ts";
 
 /** Why a request is refused. */
 interface Refusal {

@@ -16,12 +16,8 @@ import { BroadcastOperator } from "./broadcast_operator.ts";
 import type { Namespace } from "./namespace.ts";
 import type { RoomMember } from "../session/room_listing.ts";
 import { requestCreate, requestJoin, requestList } from "./room_requests.ts";
-import type {
-  RoomCreateValue,
-  RoomJoinValue,
-  RoomListRequestValue,
-  ServerConnection,
-} from "./server_connection.ts";
+import type { RoomCreateValue, RoomJoinValue, RoomListRequestValue } from "./frame_values.ts";
+import type { ServerConnection } from "./server_connection.ts";
 import type { ServerCore } from "./server_core.ts";
 
 /** What the server knows of a socket's connect. */
