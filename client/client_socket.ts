@@ -244,7 +244,7 @@ export class ClientSocket<
    * ```
    */
   join(room: string, options: JoinOptions = {}): Promise<JoinedRoom> {
-    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    if (this.#state !== "open") return Promise.reject(this.#notOpen());
     return this.#rooms.join(room, options);
   }
 
@@ -263,7 +263,7 @@ export class ClientSocket<
    * @throws {SocketClosedError} When the socket is not connected.
    */
   createRoom(room: string, options: CreateRoomOptions = {}): Promise<JoinedRoom | undefined> {
-    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    if (this.#state !== "open") return Promise.reject(this.#notOpen());
     return attempt(() => this.#rooms.create(room, options));
   }
 
@@ -278,7 +278,7 @@ export class ClientSocket<
    * @throws {SocketClosedError} When the socket is not connected.
    */
   listRooms(filter: RoomFilter = {}, timeout?: number): Promise<RoomPage> {
-    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    if (this.#state !== "open") return Promise.reject(this.#notOpen());
     return attempt(() => this.#rooms.list(filter, timeout));
   }
 
@@ -304,7 +304,7 @@ export class ClientSocket<
    * @throws {TypeError} For the socket's own room, which cannot be left.
    */
   leave(room: string): Promise<void> {
-    if (this.#state !== "open") return Promise.reject(new SocketClosedError(this.namespace));
+    if (this.#state !== "open") return Promise.reject(this.#notOpen());
     if (room === this.#id) {
       return Promise.reject(new TypeError("A socket cannot leave its own room"));
     }
@@ -389,6 +389,16 @@ export class ClientSocket<
   /** @ignore */
   receiveRaw(data: Uint8Array): void {
     this.emitLifecycle("raw", data);
+  }
+
+  /** Why a room request cannot go now: the socket is still connecting, away, or gone. */
+  #notOpen(): SocketClosedError {
+    const why = this.#state === "connecting"
+      ? "is not connected yet: await its ready first"
+      : this.#state === "away"
+      ? "is reconnecting"
+      : "is disconnected";
+    return new SocketClosedError(this.namespace, `The socket of ${this.namespace} ${why}`);
   }
 
   /** @ignore */

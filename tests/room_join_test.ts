@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { encodeFrame, ErrorCode, RoomCreate, RoomJoinError } from "../protocol/mod.ts";
-import { JoinError, type RoomMember } from "../mod.ts";
+import { JoinError, type RoomMember, SocketClosedError } from "../mod.ts";
 import type { ClientSocket, JoinedRoom } from "../client.ts";
 
 import { connectClient, startServer } from "./harness.ts";
@@ -304,4 +304,16 @@ Deno.test("Player ids are unique in a room from 1 and given again after a leave;
   } finally {
     for (const client of clients) await client.close();
   }
+});
+
+Deno.test("A room request before the namespace's handshake rejects with SocketClosedError saying it is not connected yet", async () => {
+  await using test = await startServer();
+  test.server.of("/home");
+  await using client = await connectClient(test.port);
+  const early = client.of("/home");
+  const error = await rejection(early.join("lobby"), SocketClosedError);
+  assert.match(error.message, /not connected yet/);
+  await rejection(early.listRooms(), SocketClosedError);
+  const ready = await within(early.ready);
+  assert.equal((await within(ready.join("lobby"))).playerId, 1, "once ready, the same join works");
 });
